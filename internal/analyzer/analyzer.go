@@ -1,0 +1,132 @@
+// Package analyzer defines the contract between the layer engine and the
+// plugins that inspect files. The engine walks every layer once; for each tar
+// entry it asks every analyzer what it needs, reads the file's bytes at most
+// once, and hands them to each analyzer that asked. Analyzers write what they
+// find into a per-layer Result, which the engine caches by layer diff ID and
+// the analyzers' versions, and later merges across layers.
+package analyzer
+
+import (
+	"context"
+	"io/fs"
+	"path"
+	"strings"
+
+	"github.com/customs-scanner/customs/internal/model"
+)
+
+// Need says what an analyzer wants of an entry.
+type Need int
+
+// Needs, from least to most.
+const (
+	// Skip: the analyzer does not want the entry.
+	Skip Need = iota
+	// Header: the analyzer wants the entry's header only (path, mode, size,
+	// owner, link target); Analyze is called with no content.
+	Header
+	// Content: the analyzer wants the file's bytes (regular files only).
+	Content
+)
+
+// Entry is one tar entry as the engine presents it.
+type Entry struct {
+	// Path is clean, relative to the image root, with no leading slash
+	// ("etc/os-release").
+	Path string
+	// Mode holds the permission bits and the type bits (fs.ModeDir,
+	// fs.ModeSymlink, fs.ModeSetuid, ...). A hard link has type bits of a
+	// regular file and a non-empty HardLink.
+	Mode fs.FileMode
+	UID  int
+	GID  int
+	Size int64
+	// Linkname is a symlink's target, as written in the archive.
+	Linkname string
+	// HardLink is the clean path of a hard link's target within the layer.
+	HardLink string
+}
+
+// IsRegular reports whether e is a regular file (not a hard link).
+func (e *Entry) IsRegular() bool { return e.Mode.IsRegular() && e.HardLink == "" }
+
+// Base is the last element of the entry's path.
+func (e *Entry) Base() string { return path.Base(e.Path) }
+
+// File is a wanted entry with its content.
+type File struct {
+	Entry
+	// Content holds the file's bytes, at most the engine's per-file limit.
+	// It is only valid during the Analyze call: copy what you keep.
+	// It is nil when the analyzer asked for the header only.
+	Content []byte
+	// Truncated is true when the file is larger than the per-file limit and
+	// Content holds only its beginning.
+	Truncated bool
+}
+
+// Analyzer inspects files of a layer. Implementations must be safe for
+// concurrent use: the engine analyzes several layers at once, each with its
+// own Result.
+type Analyzer interface {
+	// Name identifies the analyzer in caches, warnings and --help.
+	Name() string
+	// Version changes whenever the analyzer's output for the same input
+	// may change; it invalidates cached layer results.
+	Version() int
+	// Need is called for every entry of every layer.
+	Need(e *Entry) Need
+	// Analyze is called for each entry whose Need was Header or Content.
+	Analyze(ctx context.Context, f *File, r *Result) error
+}
+
+// Result is what analyzers found in one layer. Every item names the path it
+// came from, so the engine can tell which items survive in the final image.
+type Result struct {
+	OS       []OSRecord      `json:"os,omitempty"`
+	Packages []model.Package `json:"packages,omitempty"`
+	Findings []model.Finding `json:"findings,omitempty"`
+	// Files keeps small whole files that image-level checks read later
+	// (e.g. etc/passwd), keyed by path.
+	Files map[string][]byte `json:"files,omitempty"`
+	// Warnings are problems that did not stop the analysis (a malformed
+	// database, a file too large), each naming the path.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// OSRecord is an operating-system fact read from one file.
+type OSRecord struct {
+	Path string   `json:"path"`
+	OS   model.OS `json:"os"`
+	// Priority orders records from different files: the highest wins
+	// (os-release over debian_version, for example).
+	Priority int `json:"priority"`
+}
+
+// Keep stores a copy of content under p for image-level checks.
+func (r *Result) Keep(p string, content []byte) {
+	if r.Files == nil {
+		r.Files = map[string][]byte{}
+	}
+	r.Files[p] = append([]byte(nil), content...)
+}
+
+// Warn records a problem with the file at p.
+func (r *Result) Warn(p, msg string) {
+	r.Warnings = append(r.Warnings, p+": "+msg)
+}
+
+// PathIs reports whether p equals one of the candidates.
+func PathIs(p string, candidates ...string) bool {
+	for _, c := range candidates {
+		if p == c {
+			return true
+		}
+	}
+	return false
+}
+
+// InDir reports whether p lies directly or indirectly below dir.
+func InDir(p, dir string) bool {
+	return strings.HasPrefix(p, dir+"/")
+}

@@ -1,0 +1,97 @@
+// Package report holds the report customs produces and its writers: JSON
+// (the schema in docs/report.schema.json), a terminal table, CycloneDX and
+// SPDX SBOMs.
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/customs-scanner/customs/internal/model"
+)
+
+// SchemaVersion is the version of the JSON report shape.
+const SchemaVersion = "1.0"
+
+// Report is the outcome of one scan.
+type Report struct {
+	SchemaVersion string          `json:"schema_version"`
+	Tool          Tool            `json:"tool"`
+	CreatedAt     time.Time       `json:"created_at"`
+	Artifact      Artifact        `json:"artifact"`
+	Packages      []model.Package `json:"packages"`
+	Findings      []model.Finding `json:"findings"`
+	Summary       Summary         `json:"summary"`
+	Warnings      []string        `json:"warnings,omitempty"`
+}
+
+// Tool names the scanner that wrote the report.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Artifact describes what was scanned.
+type Artifact struct {
+	Input  string `json:"input"`
+	Source string `json:"source"`
+	// Name is the resolved reference, when there is one.
+	Name   string        `json:"name,omitempty"`
+	Digest string        `json:"digest,omitempty"`
+	OS     *model.OS     `json:"os,omitempty"`
+	Layers []model.Layer `json:"layers"`
+	// Architecture and OS of the image, from its configuration.
+	Architecture string `json:"architecture,omitempty"`
+}
+
+// Summary counts what the report holds.
+type Summary struct {
+	Packages   int            `json:"packages"`
+	Findings   int            `json:"findings"`
+	BySeverity map[string]int `json:"by_severity"`
+	ByClass    map[string]int `json:"by_class"`
+}
+
+// Summarize fills r.Summary from its packages and findings.
+func (r *Report) Summarize() {
+	s := Summary{Packages: len(r.Packages), Findings: len(r.Findings), BySeverity: map[string]int{}, ByClass: map[string]int{}}
+	for _, f := range r.Findings {
+		sev := f.Severity
+		if sev == "" {
+			sev = model.Unknown
+		}
+		s.BySeverity[string(sev)]++
+		s.ByClass[string(f.Class)]++
+	}
+	r.Summary = s
+}
+
+// Writer writes a report in one format.
+type Writer func(w io.Writer, r *Report) error
+
+var writers = map[string]Writer{}
+
+// Register makes a format available to Write.
+func Register(format string, w Writer) { writers[format] = w }
+
+// Formats lists the registered formats.
+func Formats() []string {
+	fs := make([]string, 0, len(writers))
+	for f := range writers {
+		fs = append(fs, f)
+	}
+	sort.Strings(fs)
+	return fs
+}
+
+// Write writes r to w in format.
+func Write(w io.Writer, format string, r *Report) error {
+	wr, ok := writers[format]
+	if !ok {
+		return fmt.Errorf("unknown format %q (one of %s)", format, strings.Join(Formats(), ", "))
+	}
+	return wr(w, r)
+}

@@ -1,0 +1,190 @@
+package scan
+
+import (
+	"sort"
+
+	"github.com/customs-scanner/customs/internal/layer"
+	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/source"
+)
+
+// merge stacks per-layer results into the image's final state: packages,
+// operating system and kept files come from the layer whose version of
+// their file is final; findings in files from every layer, marked when a
+// later layer removed or replaced the file.
+func merge(meta *source.Meta, walked []*layer.Walked) *Result {
+	res := &Result{Meta: meta, Files: map[string][]byte{}}
+	res.Layers = layerModels(meta)
+	indexes := make([]*layer.Index, len(walked))
+	for i, w := range walked {
+		if w == nil {
+			indexes[i] = &layer.Index{}
+			continue
+		}
+		indexes[i] = &w.Index
+		if res.Layers[i].DiffID == "" {
+			res.Layers[i].DiffID = w.DiffID
+		}
+	}
+	res.View = layer.NewView(indexes)
+	introduced := introducedLayers(walked, indexes)
+	var best *osCandidate
+	for i, w := range walked {
+		if w == nil {
+			continue
+		}
+		diffID := res.Layers[i].DiffID
+		for _, rec := range w.Result.OS {
+			if res.View.Final(rec.Path, i) && (best == nil || rec.Priority > best.priority) {
+				best = &osCandidate{os: rec.OS, priority: rec.Priority}
+			}
+		}
+		for _, p := range w.Result.Packages {
+			if !res.View.Final(p.Path, i) {
+				continue
+			}
+			p.LayerDiffID = res.Layers[introduced[pkgKey{p.Path, p.Key()}].at(i, p.Version)].DiffID
+			res.Packages = append(res.Packages, p)
+		}
+		for p, b := range w.Result.Files {
+			if res.View.Final(p, i) {
+				res.Files[p] = b
+			}
+		}
+		for _, f := range w.Result.Findings {
+			if f.LayerDiffID == "" {
+				f.LayerDiffID = diffID
+			}
+			if f.Path != "" {
+				f.RemovedInFinal = !res.View.Final(f.Path, i)
+			}
+			res.Findings = append(res.Findings, f)
+		}
+		for _, warn := range w.Result.Warnings {
+			res.Warnings = append(res.Warnings, "layer "+shortDigest(diffID)+": "+warn)
+		}
+	}
+	if best != nil {
+		os := best.os
+		res.OS = &os
+	}
+	res.Packages = dedupePackages(res.Packages)
+	return res
+}
+
+type osCandidate struct {
+	os       model.OS
+	priority int
+}
+
+type pkgKey struct{ path, key string }
+
+// history of one package in one database file: the versions it had, with the
+// layer where each version first appeared.
+type pkgHistory []struct {
+	version string
+	layer   int
+}
+
+// at returns the layer that introduced version v as seen from layer i.
+func (h pkgHistory) at(i int, v string) int {
+	for k := len(h) - 1; k >= 0; k-- {
+		if h[k].layer <= i && h[k].version == v {
+			return h[k].layer
+		}
+	}
+	return i
+}
+
+// introducedLayers tracks, for every package in every database file, the
+// layer where its current version first appeared: a layer that rewrites a
+// database keeps the introducing layer of packages whose version it did not
+// change.
+func introducedLayers(walked []*layer.Walked, indexes []*layer.Index) map[pkgKey]pkgHistory {
+	hist := map[pkgKey]pkgHistory{}
+	current := map[pkgKey]string{}
+	for i, w := range walked {
+		if w == nil {
+			continue
+		}
+		rewritten := map[string]bool{}
+		present := map[pkgKey]bool{}
+		for _, p := range w.Result.Packages {
+			rewritten[p.Path] = true
+			k := pkgKey{p.Path, p.Key()}
+			present[k] = true
+			if v, ok := current[k]; !ok || v != p.Version {
+				current[k] = p.Version
+				hist[k] = append(hist[k], struct {
+					version string
+					layer   int
+				}{p.Version, i})
+			}
+		}
+		// A package missing from a rewritten database was removed; if it
+		// comes back later it is introduced again.
+		for k := range current {
+			if (rewritten[k.path] || indexes[i].Has(k.path)) && !present[k] {
+				delete(current, k)
+			}
+		}
+	}
+	return hist
+}
+
+// dedupePackages merges packages with the same purl found at several paths
+// (a lockfile and the installed copy) into one with every location.
+func dedupePackages(pkgs []model.Package) []model.Package {
+	out := pkgs[:0]
+	seen := map[string]int{}
+	for _, p := range pkgs {
+		if p.PURL == "" {
+			out = append(out, p)
+			continue
+		}
+		if j, ok := seen[p.PURL]; ok {
+			if out[j].Path != p.Path {
+				out[j].Locations = append(out[j].Locations, p.Path)
+			}
+			continue
+		}
+		seen[p.PURL] = len(out)
+		out = append(out, p)
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].Type != out[b].Type {
+			return out[a].Type < out[b].Type
+		}
+		if out[a].Name != out[b].Name {
+			return out[a].Name < out[b].Name
+		}
+		return out[a].Version < out[b].Version
+	})
+	return out
+}
+
+func layerModels(meta *source.Meta) []model.Layer {
+	ls := make([]model.Layer, len(meta.Layers))
+	var history []string
+	if meta.Config != nil {
+		for _, h := range meta.Config.History {
+			if !h.EmptyLayer {
+				history = append(history, h.CreatedBy)
+			}
+		}
+	}
+	for i, l := range meta.Layers {
+		ls[i] = model.Layer{Index: i, Digest: l.Digest, DiffID: l.DiffID, Size: l.Size}
+		if i < len(history) {
+			ls[i].CreatedBy = history[i]
+		}
+	}
+	return ls
+}
+
+func shortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}

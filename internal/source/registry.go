@@ -1,0 +1,119 @@
+package source
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Environment variables that supply registry credentials when the flags do not.
+const (
+	EnvUsername = "CUSTOMS_USERNAME"
+	EnvPassword = "CUSTOMS_PASSWORD"
+)
+
+// RemoteOptions returns go-containerregistry options for talking to a
+// registry: credentials from the options, the environment, or the Docker
+// config and its credential helpers; TLS verification unless Insecure.
+func (o *Options) RemoteOptions(ctx context.Context) []remote.Option {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithUserAgent("customs")}
+	user, pass := o.Username, o.Password
+	if user == "" {
+		user = os.Getenv(EnvUsername)
+	}
+	if pass == "" {
+		pass = os.Getenv(EnvPassword)
+	}
+	if user != "" || pass != "" {
+		opts = append(opts, remote.WithAuth(&authn.Basic{Username: user, Password: pass}))
+	} else {
+		opts = append(opts, remote.WithAuthFromKeychain(authn.DefaultKeychain))
+	}
+	tr := remote.DefaultTransport.(*http.Transport).Clone()
+	if o.Insecure {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // explicit --insecure opt-in
+	}
+	if o.Transport != nil {
+		opts = append(opts, remote.WithTransport(o.Transport))
+	} else {
+		opts = append(opts, remote.WithTransport(tr))
+	}
+	if o.Platform != nil {
+		opts = append(opts, remote.WithPlatform(*o.Platform))
+	}
+	return opts
+}
+
+// NameOptions returns the reference-parsing options (plain HTTP only when asked).
+func (o *Options) NameOptions() []name.Option {
+	if o.PlainHTTP {
+		return []name.Option{name.Insecure}
+	}
+	return nil
+}
+
+// openRegistry pulls the manifest and configuration of ref from its
+// registry; layers are streamed later, each verified against its digest.
+func openRegistry(ctx context.Context, input string, o *Options) (Image, error) {
+	ref, err := name.ParseReference(input, o.NameOptions()...)
+	if err != nil {
+		return nil, fmt.Errorf("not a valid image reference: %w", err)
+	}
+	img, err := remote.Image(ref, o.RemoteOptions(ctx)...)
+	if err != nil {
+		return nil, explainRegistryError(ref, err)
+	}
+	ra, err := FromV1(img, input, KindRegistry, ref.Name())
+	if err != nil {
+		return nil, err
+	}
+	ra.Meta().PlainHTTP = ref.Context().Registry.Scheme() == "http"
+	return ra, nil
+}
+
+// explainRegistryError turns transport errors into messages that say what
+// to do: authentication, TLS and not-found problems are told apart.
+func explainRegistryError(ref name.Reference, err error) error {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch terr.StatusCode {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("registry %s refused access to %s (HTTP %d): log in with docker login, or pass --username/--password (or %s/%s): %w",
+				ref.Context().RegistryStr(), ref.Context().RepositoryStr(), terr.StatusCode, EnvUsername, EnvPassword, err)
+		case http.StatusNotFound:
+			return fmt.Errorf("registry %s has no image %s: %w", ref.Context().RegistryStr(), ref, err)
+		}
+	}
+	var cerr interface{ Unwrap() error }
+	if errors.As(err, &cerr) && isTLSError(err) {
+		return fmt.Errorf("TLS to registry %s failed (pass --insecure to skip certificate verification, or --plain-http for a plain HTTP registry): %w", ref.Context().RegistryStr(), err)
+	}
+	return fmt.Errorf("pulling %s from %s: %w", ref, ref.Context().RegistryStr(), err)
+}
+
+func isTLSError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	return errors.As(err, &cv) || errors.As(err, &rh)
+}
+
+// ParsePlatform parses "os/arch[/variant]".
+func ParsePlatform(s string) (*v1.Platform, error) {
+	if s == "" {
+		return nil, nil
+	}
+	p, err := v1.ParsePlatform(s)
+	if err != nil {
+		return nil, fmt.Errorf("--platform %q: %w", s, err)
+	}
+	return p, nil
+}

@@ -1,0 +1,81 @@
+// Package source opens what a user calls an image (a registry reference, a
+// local image in Docker, containerd or Podman, a docker-save tarball, an OCI
+// layout or archive, or a root filesystem directory) and presents it as
+// metadata plus a way to read each layer's bytes.
+package source
+
+import (
+	"context"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Kinds of source, as reported in artifact.source.
+const (
+	KindRegistry      = "registry"
+	KindDocker        = "docker"
+	KindContainerd    = "containerd"
+	KindPodman        = "podman"
+	KindDockerArchive = "docker-archive"
+	KindOCILayout     = "oci-layout"
+	KindOCIArchive    = "oci-archive"
+	KindRootFS        = "rootfs"
+)
+
+// Meta describes an opened image.
+type Meta struct {
+	// Input is what the user asked for.
+	Input string
+	// Kind is one of the Kind* constants.
+	Kind string
+	// Name is the resolved reference (e.g. "index.docker.io/library/nginx:1.25"), when there is one.
+	Name string
+	// Digest identifies the image: the manifest digest where there is a
+	// manifest, else the config digest (image ID).
+	Digest string
+	// Config is the image configuration (nil for a root filesystem).
+	Config *v1.ConfigFile
+	// Layers lists the layers, lowest first.
+	Layers []LayerMeta
+	// PlainHTTP is true when the image was pulled over plain HTTP.
+	PlainHTTP bool
+}
+
+// LayerMeta describes one layer.
+type LayerMeta struct {
+	// Digest of the blob as stored (compressed), when known.
+	Digest string
+	// DiffID is the digest of the uncompressed layer; empty when unknown
+	// (a root filesystem), which disables caching for the layer.
+	DiffID string
+	// Size of the blob as stored, when known.
+	Size int64
+}
+
+// Image is an opened image. Every Image also implements exactly one of
+// RandomAccess or Streaming.
+type Image interface {
+	Meta() *Meta
+	Close() error
+}
+
+// RandomAccess is an Image whose layers can be read independently, and so
+// in parallel.
+type RandomAccess interface {
+	Image
+	// OpenLayer returns the bytes of layer i as stored (compressed or not).
+	// Reading it to EOF verifies its digest where the source allows.
+	OpenLayer(ctx context.Context, i int) (io.ReadCloser, error)
+}
+
+// Streaming is an Image whose layers arrive one after another in a single
+// stream (a Docker Engine's image export, a gzip-compressed docker-save
+// archive).
+type Streaming interface {
+	Image
+	// StreamLayers calls fn with each layer's bytes in the order the
+	// stream holds them, which need not be the image's layer order. The
+	// caller identifies each layer by hashing its uncompressed bytes.
+	StreamLayers(ctx context.Context, fn func(r io.Reader) error) error
+}

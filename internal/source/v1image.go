@@ -1,0 +1,62 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// v1Image adapts a go-containerregistry image whose layers are stored as
+// blobs (a registry, an OCI layout, a containerd content store).
+type v1Image struct {
+	meta   Meta
+	layers []v1.Layer
+	close  func() error
+}
+
+// FromV1 opens a go-containerregistry image whose layers can be read as
+// stored blobs. It reads the manifest and configuration, not the layers.
+func FromV1(img v1.Image, input, kind, name string) (RandomAccess, error) {
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading image configuration: %w", err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("reading manifest digest: %w", err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("reading layer list: %w", err)
+	}
+	if len(layers) != len(cfg.RootFS.DiffIDs) {
+		return nil, fmt.Errorf("manifest lists %d layers but the configuration lists %d diff IDs", len(layers), len(cfg.RootFS.DiffIDs))
+	}
+	m := Meta{Input: input, Kind: kind, Name: name, Digest: digest.String(), Config: cfg}
+	for i, l := range layers {
+		lm := LayerMeta{DiffID: cfg.RootFS.DiffIDs[i].String()}
+		if d, err := l.Digest(); err == nil {
+			lm.Digest = d.String()
+		}
+		if s, err := l.Size(); err == nil {
+			lm.Size = s
+		}
+		m.Layers = append(m.Layers, lm)
+	}
+	return &v1Image{meta: m, layers: layers, close: func() error { return nil }}, nil
+}
+
+func (v *v1Image) Meta() *Meta  { return &v.meta }
+func (v *v1Image) Close() error { return v.close() }
+
+// OpenLayer returns the stored blob of layer i. go-containerregistry
+// verifies the blob's digest when it is read to the end.
+func (v *v1Image) OpenLayer(_ context.Context, i int) (io.ReadCloser, error) {
+	rc, err := v.layers[i].Compressed()
+	if err != nil {
+		return nil, fmt.Errorf("opening layer %s: %w", v.meta.Layers[i].Digest, err)
+	}
+	return rc, nil
+}
