@@ -80,6 +80,13 @@ type Analyzer interface {
 	Analyze(ctx context.Context, f *File, r *Result) error
 }
 
+// Configured is implemented by analyzers whose output depends on settings
+// (rules files, whether secrets are shown): ConfigKey summarizes those
+// settings, and it becomes part of the layer cache key.
+type Configured interface {
+	ConfigKey() string
+}
+
 // Result is what analyzers found in one layer. Every item names the path it
 // came from, so the engine can tell which items survive in the final image.
 type Result struct {

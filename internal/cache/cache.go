@@ -54,7 +54,11 @@ func DefaultDir() string {
 func Key(diffID string, analyzers []analyzer.Analyzer, lim layer.Limits) string {
 	parts := make([]string, 0, len(analyzers))
 	for _, a := range analyzers {
-		parts = append(parts, fmt.Sprintf("%s@%d", a.Name(), a.Version()))
+		part := fmt.Sprintf("%s@%d", a.Name(), a.Version())
+		if c, ok := a.(analyzer.Configured); ok {
+			part += "[" + c.ConfigKey() + "]"
+		}
+		parts = append(parts, part)
 	}
 	sort.Strings(parts)
 	h := sha256.New()

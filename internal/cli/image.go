@@ -133,9 +133,18 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 		return &exitError{ExitError, err}
 	}
 	defer img.Close()
+	cfg := all.Config{Scanners: scanners}
+	layerAnalyzers, err := all.Layer(cfg)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	imageAnalyzers, err := all.Image(cfg)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
 	opt := scan.Options{
-		Analyzers:      all.Layer(scanners),
-		ImageAnalyzers: all.Image(scanners),
+		Analyzers:      layerAnalyzers,
+		ImageAnalyzers: imageAnalyzers,
 		Limits:         f.limits,
 		Cache:          c,
 		Parallel:       f.parallel,

@@ -6,27 +6,48 @@ import (
 	"github.com/customs-scanner/customs/internal/analyzer"
 )
 
-// Layer returns the layer analyzers for the given scanners ("package",
-// "secret", "malware", "config", ...); an empty set means all.
-func Layer(scanners map[string]bool) []analyzer.Analyzer {
-	var out []analyzer.Analyzer
-	for _, e := range layerAnalyzers {
-		if len(scanners) == 0 || scanners[e.scanner] {
-			out = append(out, e.a)
-		}
-	}
-	return out
+// Config selects and configures analyzers. The zero value runs every
+// scanner with its defaults.
+type Config struct {
+	// Scanners names the scanners to run ("package", "secret", ...);
+	// empty means all.
+	Scanners map[string]bool
 }
 
-// Image returns the image-level analyzers for the given scanners.
-func Image(scanners map[string]bool) []analyzer.ImageAnalyzer {
+func (c Config) wants(scanner string) bool {
+	return len(c.Scanners) == 0 || c.Scanners[scanner]
+}
+
+// Layer returns the layer analyzers that cfg selects.
+func Layer(cfg Config) ([]analyzer.Analyzer, error) {
+	var out []analyzer.Analyzer
+	for _, e := range layerAnalyzers {
+		if !cfg.wants(e.scanner) {
+			continue
+		}
+		a, err := e.make(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Image returns the image-level analyzers that cfg selects.
+func Image(cfg Config) ([]analyzer.ImageAnalyzer, error) {
 	var out []analyzer.ImageAnalyzer
 	for _, e := range imageAnalyzers {
-		if len(scanners) == 0 || scanners[e.scanner] {
-			out = append(out, e.a)
+		if !cfg.wants(e.scanner) {
+			continue
 		}
+		a, err := e.make(cfg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
 	}
-	return out
+	return out, nil
 }
 
 // Scanner names accepted by --scanners.
@@ -38,12 +59,15 @@ const (
 	ScannerConfig  = "config"
 )
 
+// layerAnalyzers lists every layer analyzer with the scanner it belongs to.
+// Add one line per analyzer.
 var layerAnalyzers = []struct {
 	scanner string
-	a       analyzer.Analyzer
+	make    func(Config) (analyzer.Analyzer, error)
 }{}
 
+// imageAnalyzers lists every image-level analyzer. Add one line per analyzer.
 var imageAnalyzers = []struct {
 	scanner string
-	a       analyzer.ImageAnalyzer
+	make    func(Config) (analyzer.ImageAnalyzer, error)
 }{}
