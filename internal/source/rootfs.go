@@ -40,12 +40,14 @@ func (r *rootFS) Close() error { return nil }
 func (r *rootFS) OpenLayer(ctx context.Context, _ int) (io.ReadCloser, error) {
 	pr, pw := io.Pipe()
 	go func() {
-		pw.CloseWithError(writeTree(ctx, r.dir, pw))
+		pw.CloseWithError(WriteTree(ctx, r.dir, pw))
 	}()
 	return pr, nil
 }
 
-func writeTree(ctx context.Context, root string, w io.Writer) error {
+// WriteTree writes the directory tree at root to w as an uncompressed tar,
+// recording symbolic links without following them.
+func WriteTree(ctx context.Context, root string, w io.Writer) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {

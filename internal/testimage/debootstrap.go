@@ -1,0 +1,118 @@
+package testimage
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Suite is the Debian release the test root filesystems use.
+const Suite = "bookworm"
+
+// CacheDir is where test artifacts that are slow to make are kept between
+// runs: $CUSTOMS_TEST_CACHE, else ~/.cache/customs-test.
+func CacheDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv("CUSTOMS_TEST_CACHE"); d != "" {
+		return d
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(d, "customs-test")
+}
+
+// RequireTool skips the test when a program is missing, unless CI is set,
+// where the missing program is a failure of .ci/run.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not installed: add its Debian package to .ci/packages.txt", name)
+	}
+	t.Skipf("%s is not installed", name)
+	return ""
+}
+
+// Debootstrap returns a Debian bookworm minbase root filesystem with the
+// extra packages in include, made once with debootstrap and cached. Callers
+// must not modify it; copy it first if a test needs changes.
+func Debootstrap(t testing.TB, include ...string) string {
+	t.Helper()
+	RequireTool(t, "debootstrap")
+	if os.Geteuid() != 0 {
+		t.Skip("debootstrap needs root")
+	}
+	h := sha256.Sum256([]byte(strings.Join(include, ",")))
+	dir := filepath.Join(CacheDir(t), "debootstrap", Suite+"-minbase-"+hex.EncodeToString(h[:6]))
+	done := dir + ".done"
+	if _, err := os.Stat(done); err == nil {
+		return dir
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Several test binaries may want the same root filesystem at once.
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(done); err == nil {
+		return dir
+	}
+	os.RemoveAll(dir)
+	args := []string{"--variant=minbase"}
+	if len(include) > 0 {
+		args = append(args, "--include="+strings.Join(include, ","))
+	}
+	args = append(args, Suite, dir, debianMirror())
+	cmd := exec.Command("debootstrap", args...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("debootstrap %v: %v\n%s", args, err, tail(out, 3000))
+	}
+	// Apt lists and caches are not part of what the tests look at.
+	os.RemoveAll(filepath.Join(dir, "var/cache/apt/archives"))
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// debianMirror reads the Debian mirror this machine uses.
+func debianMirror() string {
+	f, err := os.Open("/etc/apt/sources.list.d/debian.sources")
+	if err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "URIs:"); ok {
+				if fields := strings.Fields(u); len(fields) > 0 {
+					return fields[0]
+				}
+			}
+		}
+	}
+	return "http://deb.debian.org/debian"
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
