@@ -220,3 +220,14 @@ func (u *uncompressed) Close() error       { return nil }
 func (u *uncompressed) OpenLayer(_ context.Context, i int) (io.ReadCloser, error) {
 	return u.layers[i].Uncompressed()
 }
+
+// StreamTar writes large tar entries without holding them in memory.
+type StreamTar struct{ *tar.Writer }
+
+// TarWriter returns a StreamTar writing to w.
+func TarWriter(w io.Writer) StreamTar { return StreamTar{tar.NewWriter(w)} }
+
+// Header starts a regular file of size bytes; write its content next.
+func (s StreamTar) Header(name string, size int64) error {
+	return s.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)})
+}

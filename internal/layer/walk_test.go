@@ -1,0 +1,287 @@
+package layer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/layer"
+	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/testimage"
+)
+
+// recorder is a real analyzer that records what the engine hands it.
+type recorder struct {
+	mu      sync.Mutex
+	need    func(e *analyzer.Entry) analyzer.Need
+	seen    map[string]string // path -> content ("" for header only)
+	headers map[string]analyzer.Entry
+}
+
+func newRecorder(need func(e *analyzer.Entry) analyzer.Need) *recorder {
+	return &recorder{need: need, seen: map[string]string{}, headers: map[string]analyzer.Entry{}}
+}
+
+func (r *recorder) Name() string                         { return "recorder" }
+func (r *recorder) Version() int                         { return 1 }
+func (r *recorder) Need(e *analyzer.Entry) analyzer.Need { return r.need(e) }
+func (r *recorder) Analyze(_ context.Context, f *analyzer.File, res *analyzer.Result) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen[f.Path] = string(f.Content)
+	r.headers[f.Path] = f.Entry
+	return nil
+}
+
+func all(*analyzer.Entry) analyzer.Need { return analyzer.Content }
+
+func walk(t *testing.T, data []byte, lim layer.Limits, as ...analyzer.Analyzer) (*layer.Walked, error) {
+	t.Helper()
+	return layer.Walk(context.Background(), bytes.NewReader(data), as, lim)
+}
+
+func TestWalkCompressions(t *testing.T) {
+	plain := testimage.Tar(t, testimage.Dir("etc/"), testimage.File("etc/os-release", "ID=debian\n"), testimage.File("./usr/bin/x", "bin"))
+	var gz, zs bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	ze, _ := zstd.NewWriter(&zs)
+	ze.Write(plain)
+	ze.Close()
+	for name, data := range map[string][]byte{"plain": plain, "gzip": gz.Bytes(), "zstd": zs.Bytes()} {
+		t.Run(name, func(t *testing.T) {
+			rec := newRecorder(all)
+			w, err := walk(t, data, layer.Limits{}, rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.seen["etc/os-release"]; got != "ID=debian\n" {
+				t.Errorf("content = %q", got)
+			}
+			if _, ok := rec.seen["usr/bin/x"]; !ok {
+				t.Errorf("./usr/bin/x not normalised: %v", rec.seen)
+			}
+			if want := []string{"etc/os-release", "usr/bin/x"}; strings.Join(w.Index.Files, ",") != strings.Join(want, ",") {
+				t.Errorf("index files = %v", w.Index.Files)
+			}
+			// The diff ID is the digest of the uncompressed tar, whatever the compression.
+			if want := digestOf(plain); w.DiffID != want {
+				t.Errorf("diff ID %s, want %s", w.DiffID, want)
+			}
+		})
+	}
+}
+
+func TestWalkReadsEachFileOnceForAllAnalyzers(t *testing.T) {
+	data := testimage.Tar(t, testimage.File("a", "alpha"), testimage.File("b", "beta"))
+	content := newRecorder(all)
+	header := newRecorder(func(*analyzer.Entry) analyzer.Need { return analyzer.Header })
+	picky := newRecorder(func(e *analyzer.Entry) analyzer.Need {
+		if e.Path == "b" {
+			return analyzer.Content
+		}
+		return analyzer.Skip
+	})
+	if _, err := walk(t, data, layer.Limits{}, content, header, picky); err != nil {
+		t.Fatal(err)
+	}
+	if content.seen["a"] != "alpha" || content.seen["b"] != "beta" {
+		t.Errorf("content analyzer saw %v", content.seen)
+	}
+	if header.seen["a"] != "" || len(header.seen) != 2 || header.headers["a"].Size != 5 {
+		t.Errorf("header analyzer saw %v", header.seen)
+	}
+	if _, ok := picky.seen["a"]; ok || picky.seen["b"] != "beta" {
+		t.Errorf("picky analyzer saw %v", picky.seen)
+	}
+}
+
+func TestWalkWhiteouts(t *testing.T) {
+	data := testimage.Tar(t, testimage.Whiteout("etc/old"), testimage.Opaque("var/lib/x"), testimage.File("etc/new", "n"))
+	rec := newRecorder(all)
+	w, err := walk(t, data, layer.Limits{}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(w.Index.Whiteouts, ",") != "etc/old" || strings.Join(w.Index.Opaque, ",") != "var/lib/x" {
+		t.Errorf("whiteouts %v opaque %v", w.Index.Whiteouts, w.Index.Opaque)
+	}
+	for p := range rec.seen {
+		if strings.Contains(p, ".wh.") {
+			t.Errorf("whiteout marker %s handed to an analyzer", p)
+		}
+	}
+}
+
+func findingIDs(w *layer.Walked) []string {
+	var ids []string
+	for _, f := range w.Result.Findings {
+		ids = append(ids, f.ID)
+		if f.Class != model.ClassArchive {
+			panic("not an archive finding")
+		}
+	}
+	return ids
+}
+
+func TestWalkHostileEntries(t *testing.T) {
+	deep := strings.Repeat("d/", 300) + "f"
+	data := testimage.Tar(t,
+		testimage.File("../../etc/passwd", "evil"),
+		testimage.File("/abs/ok", "fine"),
+		testimage.File("a/../../escape", "evil"),
+		testimage.Symlink("lib/link", "../../../../etc/shadow"),
+		testimage.Symlink("lib/abs", "/etc/shadow"),
+		testimage.Hardlink("hl", "../../outside"),
+		testimage.File(deep, "deep"),
+		testimage.File("bad\xff\xfename", "latin1"),
+	)
+	rec := newRecorder(all)
+	w, err := walk(t, data, layer.Limits{}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(findingIDs(w), ",")
+	want := "archive-path-traversal,archive-path-traversal,archive-symlink-escape,archive-hardlink-escape,archive-path-too-deep"
+	if got != want {
+		t.Errorf("findings %s, want %s", got, want)
+	}
+	if rec.seen["abs/ok"] != "fine" || rec.seen["bad\xff\xfename"] != "latin1" {
+		t.Errorf("ordinary entries not analysed: %v", keys(rec.seen))
+	}
+	for p := range rec.seen {
+		if strings.HasPrefix(p, "..") || strings.HasPrefix(p, "/") || p == "hl" || strings.HasPrefix(p, "d/d/d") {
+			t.Errorf("hostile entry %q reached an analyzer", p)
+		}
+	}
+	if _, ok := rec.seen["lib/abs"]; !ok {
+		t.Error("absolute symlink inside the image was dropped")
+	}
+}
+
+func keys(m map[string]string) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	return ks
+}
+
+func TestWalkLimits(t *testing.T) {
+	big := strings.Repeat("x", 10000)
+	data := testimage.Tar(t, testimage.File("big", big), testimage.File("small", "s"))
+	rec := newRecorder(all)
+	if _, err := walk(t, data, layer.Limits{MaxFileBytes: 100}, rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.seen["big"]) != 100 || rec.seen["small"] != "s" {
+		t.Errorf("per-file limit: got %d bytes of big", len(rec.seen["big"]))
+	}
+	if _, err := walk(t, data, layer.Limits{MaxLayerBytes: 4096}, newRecorder(all)); !errors.Is(err, layer.ErrLimit) {
+		t.Errorf("layer byte limit: err = %v", err)
+	}
+	if _, err := walk(t, data, layer.Limits{MaxEntries: 1}, newRecorder(all)); !errors.Is(err, layer.ErrLimit) {
+		t.Errorf("entry limit: err = %v", err)
+	}
+}
+
+func TestWalkDecompressionBomb(t *testing.T) {
+	// 1 GiB of zeros inside one file compresses to about 1 MiB.
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	tw := testimage.TarWriter(zw)
+	tw.Header("bomb", 1<<30)
+	io.CopyN(tw, zeroReader{}, 1<<30)
+	tw.Close()
+	zw.Close()
+	_, err := walk(t, gz.Bytes(), layer.Limits{MaxLayerBytes: 64 << 20}, newRecorder(all))
+	if !errors.Is(err, layer.ErrLimit) {
+		t.Fatalf("bomb not stopped by the layer limit: %v", err)
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+func TestWalkCorruptStreams(t *testing.T) {
+	plain := testimage.Tar(t, testimage.File("a", strings.Repeat("a", 5000)), testimage.File("b", "b"))
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain)
+	zw.Close()
+	cases := map[string][]byte{
+		"truncated tar":  plain[:1000],
+		"truncated gzip": gz.Bytes()[:gz.Len()/2],
+		"garbage gzip":   append([]byte{0x1f, 0x8b}, bytes.Repeat([]byte{0xAA}, 200)...),
+		"xz":             {0xfd, '7', 'z', 'X', 'Z', 0x00, 1, 2},
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			if _, err := walk(t, data, layer.Limits{}, newRecorder(all)); err == nil {
+				t.Error("no error for a corrupt layer")
+			}
+		})
+	}
+}
+
+type panicky struct{}
+
+func (panicky) Name() string                       { return "panicky" }
+func (panicky) Version() int                       { return 1 }
+func (panicky) Need(*analyzer.Entry) analyzer.Need { return analyzer.Content }
+func (panicky) Analyze(context.Context, *analyzer.File, *analyzer.Result) error {
+	panic("boom")
+}
+
+func TestWalkSurvivesAnalyzerPanic(t *testing.T) {
+	rec := newRecorder(all)
+	w, err := walk(t, testimage.Tar(t, testimage.File("a", "x")), layer.Limits{}, panicky{}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.seen["a"] != "x" || len(w.Result.Warnings) != 1 || !strings.Contains(w.Result.Warnings[0], "panicked") {
+		t.Errorf("warnings %v, seen %v", w.Result.Warnings, rec.seen)
+	}
+}
+
+func TestWalkManyEntries(t *testing.T) {
+	var entries []testimage.Entry
+	for i := 0; i < 120000; i++ {
+		entries = append(entries, testimage.File("many/"+strings.Repeat("x", i%7)+itoa(i), ""))
+	}
+	w, err := walk(t, testimage.Tar(t, entries...), layer.Limits{}, newRecorder(func(*analyzer.Entry) analyzer.Need { return analyzer.Skip }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(w.Index.Files) != 120000 {
+		t.Errorf("indexed %d files", len(w.Index.Files))
+	}
+}
+
+func itoa(i int) string {
+	var b []byte
+	for {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+		if i == 0 {
+			return string(b)
+		}
+	}
+}
+
+func digestOf(b []byte) string {
+	h := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(h[:])
+}
