@@ -14,8 +14,12 @@ func writeJSON(w io.Writer, r *Report) error {
 	if out.Packages == nil {
 		out.Packages = []model.Package{}
 	}
-	if out.Findings == nil {
-		out.Findings = []model.Finding{}
+	out.Findings = make([]model.Finding, len(r.Findings))
+	for i, f := range r.Findings {
+		if f.Severity == "" {
+			f.Severity = model.Unknown // the zero value, spelled out
+		}
+		out.Findings[i] = f
 	}
 	if out.Artifact.Layers == nil {
 		out.Artifact.Layers = []model.Layer{}
