@@ -5,6 +5,7 @@ import (
 
 	"github.com/customs-scanner/customs/internal/layer"
 	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/purl"
 	"github.com/customs-scanner/customs/internal/source"
 )
 
@@ -68,6 +69,7 @@ func merge(meta *source.Meta, walked []*layer.Walked) *Result {
 		os := best.os
 		res.OS = &os
 	}
+	res.Packages = purl.WithDistro(res.Packages, res.OS)
 	res.Packages = dedupePackages(res.Packages)
 	return res
 }

@@ -4,6 +4,10 @@ package all
 
 import (
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/analyzer/dpkg"
+	"github.com/customs-scanner/customs/internal/analyzer/fsmeta"
+	"github.com/customs-scanner/customs/internal/analyzer/osrelease"
+	"github.com/customs-scanner/customs/internal/check"
 )
 
 // Config selects and configures analyzers. The zero value runs every
@@ -12,11 +16,20 @@ type Config struct {
 	// Scanners names the scanners to run ("package", "secret", ...);
 	// empty means all.
 	Scanners map[string]bool
+	// SkipChecks holds configuration check ids not to report (--skip-checks).
+	SkipChecks map[string]bool
+	// MaxImageAgeDays is the image age beyond which the image-age check
+	// fires; zero means its default, negative disables it.
+	MaxImageAgeDays int
 }
 
 func (c Config) wants(scanner string) bool {
-	return len(c.Scanners) == 0 || c.Scanners[scanner]
+	return scanner == scannerAlways || len(c.Scanners) == 0 || c.Scanners[scanner]
 }
+
+// scannerAlways marks analyzers that run whatever scanners are selected:
+// the operating system is context every report and check needs.
+const scannerAlways = "always"
 
 // Layer returns the layer analyzers that cfg selects.
 func Layer(cfg Config) ([]analyzer.Analyzer, error) {
@@ -64,10 +77,18 @@ const (
 var layerAnalyzers = []struct {
 	scanner string
 	make    func(Config) (analyzer.Analyzer, error)
-}{}
+}{
+	{scannerAlways, func(Config) (analyzer.Analyzer, error) { return osrelease.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return dpkg.New(), nil }},
+	{ScannerConfig, func(c Config) (analyzer.Analyzer, error) { return fsmeta.New(c.SkipChecks), nil }},
+}
 
 // imageAnalyzers lists every image-level analyzer. Add one line per analyzer.
 var imageAnalyzers = []struct {
 	scanner string
 	make    func(Config) (analyzer.ImageAnalyzer, error)
-}{}
+}{
+	{ScannerConfig, func(c Config) (analyzer.ImageAnalyzer, error) {
+		return check.New(check.Options{Skip: c.SkipChecks, MaxImageAgeDays: c.MaxImageAgeDays}), nil
+	}},
+}
