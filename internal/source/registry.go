@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -23,8 +24,16 @@ const (
 
 // RemoteOptions returns go-containerregistry options for talking to a
 // registry: credentials from the options, the environment, or the Docker
-// config and its credential helpers; TLS verification unless Insecure.
+// config and its credential helpers; TLS verification unless Insecure;
+// plain HTTP only when PlainHTTP is set.
 func (o *Options) RemoteOptions(ctx context.Context) []remote.Option {
+	opts, _ := o.remoteOptions(ctx)
+	return opts
+}
+
+// remoteOptions also returns the transport guard, which tells whether
+// plain HTTP was used.
+func (o *Options) remoteOptions(ctx context.Context) ([]remote.Option, *schemeGuard) {
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithUserAgent("customs")}
 	user, pass := o.Username, o.Password
 	if user == "" {
@@ -38,19 +47,39 @@ func (o *Options) RemoteOptions(ctx context.Context) []remote.Option {
 	} else {
 		opts = append(opts, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	}
-	tr := remote.DefaultTransport.(*http.Transport).Clone()
-	if o.Insecure {
-		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // explicit --insecure opt-in
+	var base http.RoundTripper = o.Transport
+	if base == nil {
+		tr := remote.DefaultTransport.(*http.Transport).Clone()
+		if o.Insecure {
+			tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // explicit --insecure opt-in
+		}
+		base = tr
 	}
-	if o.Transport != nil {
-		opts = append(opts, remote.WithTransport(o.Transport))
-	} else {
-		opts = append(opts, remote.WithTransport(tr))
-	}
+	guard := &schemeGuard{base: base, allowPlain: o.PlainHTTP}
+	opts = append(opts, remote.WithTransport(guard))
 	if o.Platform != nil {
 		opts = append(opts, remote.WithPlatform(*o.Platform))
 	}
-	return opts
+	return opts, guard
+}
+
+// schemeGuard refuses plain HTTP unless it was asked for, and remembers
+// whether it was used. go-containerregistry otherwise falls back to plain
+// HTTP on its own for localhost and private addresses.
+type schemeGuard struct {
+	base       http.RoundTripper
+	allowPlain bool
+	plain      atomic.Bool
+}
+
+func (g *schemeGuard) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme == "http" {
+		if !g.allowPlain {
+			return nil, fmt.Errorf("refusing plain HTTP to %s (pass --plain-http to allow it)", r.URL.Host)
+		}
+		g.plain.Store(true)
+	}
+	return g.base.RoundTrip(r)
 }
 
 // NameOptions returns the reference-parsing options (plain HTTP only when asked).
@@ -68,7 +97,8 @@ func openRegistry(ctx context.Context, input string, o *Options) (Image, error) 
 	if err != nil {
 		return nil, fmt.Errorf("not a valid image reference: %w", err)
 	}
-	img, err := remote.Image(ref, o.RemoteOptions(ctx)...)
+	opts, guard := o.remoteOptions(ctx)
+	img, err := remote.Image(ref, opts...)
 	if err != nil {
 		return nil, explainRegistryError(ref, err)
 	}
@@ -76,7 +106,7 @@ func openRegistry(ctx context.Context, input string, o *Options) (Image, error) 
 	if err != nil {
 		return nil, err
 	}
-	ra.Meta().PlainHTTP = ref.Context().Registry.Scheme() == "http"
+	ra.Meta().PlainHTTP = guard.plain.Load()
 	return ra, nil
 }
 
