@@ -13,6 +13,7 @@ import (
 
 	"github.com/customs-scanner/customs/internal/analyzer/all"
 	"github.com/customs-scanner/customs/internal/cache"
+	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/layer"
 	"github.com/customs-scanner/customs/internal/report"
 	"github.com/customs-scanner/customs/internal/scan"
@@ -33,6 +34,9 @@ type imageFlags struct {
 	limits    layer.Limits
 	scanners  []string
 	sbomsOnly bool
+	// skipChecks and maxImageAge configure the configuration checks.
+	skipChecks  []string
+	maxImageAge int
 }
 
 func newImageCmd(stdout, stderr io.Writer, sbom bool) *cobra.Command {
@@ -93,6 +97,8 @@ REF is what you have:
 	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultMaxEntries, "entries allowed in one layer")
 	if !sbom {
 		fl.StringSliceVar(&f.scanners, "scanners", nil, "scanners to run (default all): "+strings.Join(scannerNames(), ", "))
+		fl.StringSliceVar(&f.skipChecks, "skip-checks", nil, "configuration check ids not to report (see `customs checks`)")
+		fl.IntVar(&f.maxImageAge, "max-image-age", check.DefaultMaxImageAgeDays, "days after which an image counts as old (image-age check); negative disables")
 	}
 	return cmd
 }
@@ -133,7 +139,11 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 		return &exitError{ExitError, err}
 	}
 	defer img.Close()
-	cfg := all.Config{Scanners: scanners}
+	skip, err := check.ParseSkip(f.skipChecks)
+	if err != nil {
+		return &exitError{ExitError, fmt.Errorf("--skip-checks: %w", err)}
+	}
+	cfg := all.Config{Scanners: scanners, SkipChecks: skip, MaxImageAgeDays: f.maxImageAge}
 	layerAnalyzers, err := all.Layer(cfg)
 	if err != nil {
 		return &exitError{ExitError, err}

@@ -66,6 +66,7 @@ Exit codes: 0 scan done; 2 usage or scan error.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newImageCmd(stdout, stderr, false), newImageCmd(stdout, stderr, true), newCacheCmd(stdout), newVersionCmd(stdout))
+	root.AddCommand(newChecksCmd(stdout))
 	return root
 }
 

@@ -1,0 +1,186 @@
+package check
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/model"
+)
+
+// Bounds on the build history read from a hostile configuration.
+const (
+	maxHistory        = 10000
+	maxCreatedByBytes = 64 << 10
+)
+
+// Instruction is one build-history entry split into its Dockerfile
+// instruction (RUN, ADD, COPY, ...) and arguments.
+type Instruction struct {
+	Op   string
+	Args string
+}
+
+// ParseCreatedBy reads a history entry's created_by as written by the
+// classic builder ("/bin/sh -c #(nop) ADD file:... in /", "/bin/sh -c
+// apt-get ...", "|2 A=b /bin/sh -c ...") and by BuildKit ("RUN /bin/sh -c
+// ... # buildkit", "ADD https://... /x # buildkit").
+func ParseCreatedBy(s string) Instruction {
+	if len(s) > maxCreatedByBytes {
+		s = s[:maxCreatedByBytes]
+	}
+	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "# buildkit"))
+	if rest, ok := strings.CutPrefix(s, "/bin/sh -c #(nop)"); ok {
+		op, args, _ := strings.Cut(strings.TrimSpace(rest), " ")
+		return Instruction{Op: strings.ToUpper(op), Args: strings.TrimSpace(args)}
+	}
+	op, args, _ := strings.Cut(s, " ")
+	if op != "" && op == strings.ToUpper(op) && isLetters(op) {
+		in := Instruction{Op: op, Args: strings.TrimSpace(args)}
+		if op == "RUN" {
+			in.Args = shellCommand(in.Args)
+		}
+		return in
+	}
+	if strings.Contains(s, "/bin/sh -c ") || strings.HasPrefix(s, "|") {
+		return Instruction{Op: "RUN", Args: shellCommand(s)}
+	}
+	return Instruction{Op: "", Args: s}
+}
+
+func isLetters(s string) bool {
+	for _, c := range s {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// shellCommand drops the build-argument prefix ("|2 A=b C=d") and the
+// "/bin/sh -c" wrapper of a RUN entry.
+func shellCommand(s string) string {
+	if i := strings.Index(s, "/bin/sh -c "); i >= 0 {
+		return strings.TrimSpace(s[i+len("/bin/sh -c "):])
+	}
+	return s
+}
+
+var (
+	reUpdate  = regexp.MustCompile(`\b(apt-get|apt|apk)\s+(-\S+\s+)*update\b`)
+	reInstall = regexp.MustCompile(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*(install|upgrade|dist-upgrade|full-upgrade|build-dep)\b|\bapk\s+(-\S+\s+)*(add|upgrade)\b`)
+	reUpgrade = regexp.MustCompile(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*(upgrade|dist-upgrade|full-upgrade)\b|\bapk\s+(-\S+\s+)*upgrade\b|\b(yum|dnf|microdnf)\s+(-\S+\s+)*(upgrade|update|distro-sync)(\s+-\S+)*\s*($|[;&|)])`)
+	rePipe    = regexp.MustCompile(`\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+(-\S+\s+)*)?(\S*/)?(env\s+)?(sh|bash|dash|zsh|ksh|ash|python[0-9.]*|perl|ruby|node)(\s|$|;|&|\))` +
+		`|\b(sh|bash|dash|zsh|ksh)\s+(-\S+\s+)*-c\s+["']?\$\(\s*(curl|wget)\b` +
+		`|\b(sh|bash|dash|zsh|ksh)\s+<\(\s*(curl|wget)\b`)
+	reChmod = regexp.MustCompile(`\bchmod\s+(-\S+\s+)*(0?777|a\+rwx|ugo\+rwx|a=rwx|ugo=rwx|o\+w|o\+rwx|a\+w)(\s|$|;|&)`)
+)
+
+// historyChecks reports risky build steps, each at history[i] (the index
+// in the configuration's history, empty layers included).
+func historyChecks(img *analyzer.Image) []model.Finding {
+	if img.Config == nil {
+		return nil
+	}
+	var out []model.Finding
+	for i, h := range img.Config.History {
+		if i == maxHistory {
+			break
+		}
+		in := ParseCreatedBy(h.CreatedBy)
+		for _, id := range InstructionChecks(in) {
+			f := Finding(id)
+			f.Location = fmt.Sprintf("history[%d]", i)
+			out = append(out, With(f, "instruction", in.Op))
+		}
+	}
+	return out
+}
+
+// InstructionChecks returns the ids of the history checks that fire on in.
+func InstructionChecks(in Instruction) []string {
+	var ids []string
+	switch in.Op {
+	case "RUN":
+		cmd := strings.Join(strings.Fields(strings.ReplaceAll(in.Args, "\\\n", " ")), " ")
+		if reUpdate.MatchString(cmd) && !reInstall.MatchString(cmd) {
+			ids = append(ids, HistoryUpdateAlone)
+		}
+		if reUpgrade.MatchString(cmd) {
+			ids = append(ids, HistoryUpgrade)
+		}
+		if rePipe.MatchString(cmd) {
+			ids = append(ids, HistoryPipeToShell)
+		}
+		if reChmod.MatchString(cmd) {
+			ids = append(ids, HistoryChmod777)
+		}
+	case "ADD":
+		if id := addCheck(in.Args); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// archiveSuffixes are the local sources that ADD extracts, which COPY cannot.
+var archiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst", ".tar.lz", ".tar.lzma"}
+
+// addCheck judges an ADD instruction's arguments.
+func addCheck(args string) string {
+	// Classic builder: "file:<digest> in /dst" or "dir:<digest> in /dst".
+	// A file may be an archive, so only a directory is known to need no ADD.
+	if strings.HasPrefix(args, "dir:") {
+		return HistoryAddLocal
+	}
+	if strings.HasPrefix(args, "file:") || strings.HasPrefix(args, "multi:") {
+		return ""
+	}
+	var words []string
+	if strings.HasPrefix(args, "[") {
+		if err := json.Unmarshal([]byte(args), &words); err != nil {
+			return ""
+		}
+	} else {
+		words = strings.Fields(args)
+	}
+	checksum := false
+	var srcs []string
+	for _, w := range words {
+		if strings.HasPrefix(w, "--") {
+			checksum = checksum || strings.HasPrefix(w, "--checksum=")
+			continue
+		}
+		srcs = append(srcs, w)
+	}
+	if len(srcs) < 2 {
+		return ""
+	}
+	srcs = srcs[:len(srcs)-1] // the last word is the destination
+	remote, archive := false, true
+	for _, s := range srcs {
+		ls := strings.ToLower(s)
+		if strings.HasPrefix(ls, "http://") || strings.HasPrefix(ls, "https://") || strings.HasPrefix(ls, "git@") {
+			remote = true
+			continue
+		}
+		isArchive := false
+		for _, suf := range archiveSuffixes {
+			if strings.HasSuffix(ls, suf) {
+				isArchive = true
+			}
+		}
+		archive = archive && isArchive
+	}
+	switch {
+	case remote && !checksum:
+		return HistoryAddRemote
+	case remote:
+		return ""
+	case !archive:
+		return HistoryAddLocal
+	}
+	return ""
+}
