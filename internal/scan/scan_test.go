@@ -1,0 +1,170 @@
+package scan_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/cache"
+	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/scan"
+	"github.com/customs-scanner/customs/internal/source"
+	"github.com/customs-scanner/customs/internal/testimage"
+)
+
+// lines is a small real analyzer: each line "name version" of a file named
+// pkgs.txt is a package; each line containing "SECRET" is a finding.
+type lines struct{ calls atomic.Int64 }
+
+func (*lines) Name() string { return "lines" }
+func (*lines) Version() int { return 1 }
+func (*lines) Need(e *analyzer.Entry) analyzer.Need {
+	if e.IsRegular() {
+		return analyzer.Content
+	}
+	return analyzer.Skip
+}
+func (l *lines) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
+	l.calls.Add(1)
+	sc := bufio.NewScanner(bytes.NewReader(f.Content))
+	n := 0
+	for sc.Scan() {
+		n++
+		if strings.Contains(sc.Text(), "SECRET") {
+			r.Findings = append(r.Findings, model.Finding{Class: model.ClassSecret, ID: "test-secret", Severity: model.High, Path: f.Path, Line: n})
+		}
+		if strings.HasSuffix(f.Path, "pkgs.txt") {
+			name, ver, _ := strings.Cut(sc.Text(), " ")
+			r.Packages = append(r.Packages, model.Package{Name: name, Version: ver, Type: "test", Path: f.Path})
+		}
+	}
+	return nil
+}
+
+func threeLayers(t *testing.T) v1.Image {
+	return testimage.Image(t, v1.Config{},
+		testimage.Layer(t, testimage.File("db/pkgs.txt", "a 1\nb 1\n"), testimage.File("app/key", "SECRET one"), testimage.File("etc/conf", "SECRET two")),
+		testimage.Layer(t, testimage.File("db/pkgs.txt", "a 1\nb 2\nc 1\n"), testimage.Whiteout("app/key")),
+		testimage.Layer(t, testimage.File("etc/conf", "clean now"), testimage.File("etc/other", "x")),
+	)
+}
+
+func TestMergeAcrossLayers(t *testing.T) {
+	img := threeLayers(t)
+	res := testimage.Scan(t, img, []analyzer.Analyzer{&lines{}})
+	diffIDs := diffIDsOf(t, img)
+	got := map[string]model.Package{}
+	for _, p := range res.Packages {
+		got[p.Name] = p
+	}
+	want := map[string]struct {
+		version string
+		layer   int
+	}{"a": {"1", 0}, "b": {"2", 1}, "c": {"1", 1}}
+	if len(got) != len(want) {
+		t.Fatalf("packages %v", res.Packages)
+	}
+	for name, w := range want {
+		p := got[name]
+		if p.Version != w.version || p.LayerDiffID != diffIDs[w.layer] {
+			t.Errorf("%s: version %s layer %s, want %s layer %d", name, p.Version, p.LayerDiffID, w.version, w.layer)
+		}
+	}
+	removed := map[string]bool{}
+	for _, f := range res.Findings {
+		removed[f.Path] = f.RemovedInFinal
+		if f.LayerDiffID != diffIDs[0] {
+			t.Errorf("finding in %s attributed to %s", f.Path, f.LayerDiffID)
+		}
+	}
+	if !removed["app/key"] || !removed["etc/conf"] || len(removed) != 2 {
+		t.Errorf("removed_in_final: %v", removed)
+	}
+	if res.View.Owner("etc/conf") != 2 || res.View.Owner("app/key") != -1 {
+		t.Error("final view wrong")
+	}
+}
+
+func diffIDsOf(t *testing.T, img v1.Image) []string {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range cf.RootFS.DiffIDs {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+func TestCacheSkipsAnalysedLayers(t *testing.T) {
+	img := threeLayers(t)
+	c, err := cache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(a *lines) *scan.Result {
+		ra, err := testimage.Open(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := scan.Run(context.Background(), ra, scan.Options{Analyzers: []analyzer.Analyzer{a}, Cache: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	cold, warm := &lines{}, &lines{}
+	first := run(cold)
+	second := run(warm)
+	if cold.calls.Load() == 0 || warm.calls.Load() != 0 {
+		t.Errorf("analyzer calls: cold %d, warm %d", cold.calls.Load(), warm.calls.Load())
+	}
+	if len(first.Packages) != len(second.Packages) || len(first.Findings) != len(second.Findings) {
+		t.Errorf("cached result differs: %d/%d packages, %d/%d findings", len(first.Packages), len(second.Packages), len(first.Findings), len(second.Findings))
+	}
+	if n, err := c.Clean(); err != nil || n != 3 {
+		t.Errorf("clean removed %d layers: %v", n, err)
+	}
+}
+
+// tampered serves different bytes for a layer than its diff ID promises.
+type tampered struct{ source.RandomAccess }
+
+func (t tampered) OpenLayer(ctx context.Context, i int) (io.ReadCloser, error) {
+	if i == 1 {
+		return io.NopCloser(strings.NewReader(string(testimageTar))), nil
+	}
+	return t.RandomAccess.OpenLayer(ctx, i)
+}
+
+var testimageTar []byte
+
+func TestTamperedLayerIsAnIntegrityFinding(t *testing.T) {
+	testimageTar = testimage.Tar(t, testimage.File("x", "tampered"))
+	ra, err := testimage.Open(threeLayers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scan.Run(context.Background(), tampered{ra}, scan.Options{Analyzers: []analyzer.Analyzer{&lines{}}})
+	if !errors.Is(err, scan.ErrLayer) {
+		t.Fatalf("err = %v, want ErrLayer", err)
+	}
+	found := false
+	for _, f := range res.Findings {
+		if f.Class == model.ClassIntegrity && f.Location == "layers[1]" && f.Severity == model.Critical {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no integrity finding: %+v", res.Findings)
+	}
+}
