@@ -1,0 +1,125 @@
+// Package secret finds credentials baked into image files: secrets in text
+// (gitleaks' maintained rules plus customs' own), unencrypted private keys,
+// and files that hold credentials by their nature (cloud and registry
+// credentials, token-bearing tool configurations, kubeconfigs, .env files,
+// command histories, keystores). Matches are redacted unless asked
+// otherwise.
+package secret
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"unsafe"
+
+	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/model"
+)
+
+// MaxFileBytes is the largest file scanned for secrets; larger files are
+// data, not configuration.
+const MaxFileBytes = 8 << 20
+
+// Options configure the analyzer.
+type Options struct {
+	// ShowSecrets puts secrets in findings unredacted.
+	ShowSecrets bool
+	// ConfigPath names a gitleaks-format TOML file with more rules and
+	// allowlists.
+	ConfigPath string
+}
+
+// Analyzer is the file secret analyzer.
+type Analyzer struct {
+	opt    Options
+	det    *Detector
+	cfgKey string
+}
+
+// New returns an analyzer with opt, loading the rules.
+func New(opt Options) (*Analyzer, error) {
+	det, err := LoadDetector(opt.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	key := "show=" + strconv.FormatBool(opt.ShowSecrets)
+	if opt.ConfigPath != "" {
+		b, err := readBounded(opt.ConfigPath, maxConfigBytes)
+		if err != nil {
+			return nil, err
+		}
+		h := sha256.Sum256(b)
+		key += ",config=" + hex.EncodeToString(h[:])
+	}
+	return &Analyzer{opt: opt, det: det, cfgKey: key}, nil
+}
+
+// Detector returns the rules the analyzer uses, for image-level checks.
+func (a *Analyzer) Detector() *Detector { return a.det }
+
+// Name implements analyzer.Analyzer.
+func (a *Analyzer) Name() string { return "secret" }
+
+// Version implements analyzer.Analyzer.
+func (a *Analyzer) Version() int { return 1 }
+
+// ConfigKey implements analyzer.Configured.
+func (a *Analyzer) ConfigKey() string { return a.cfgKey }
+
+// Need implements analyzer.Analyzer.
+func (a *Analyzer) Need(e *analyzer.Entry) analyzer.Need {
+	if !e.IsRegular() || e.Size == 0 {
+		return analyzer.Skip
+	}
+	if skipPath(e.Path) || a.det.PathAllowed(e.Path) {
+		return analyzer.Skip
+	}
+	if headerOnly(e.Path) {
+		return analyzer.Header
+	}
+	if e.Size > MaxFileBytes {
+		return analyzer.Skip
+	}
+	return analyzer.Content
+}
+
+// Analyze implements analyzer.Analyzer.
+func (a *Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Result) error {
+	for _, h := range sensitiveFile(f.Path, f.Size, f.Content) {
+		r.Findings = append(r.Findings, a.finding(f.Path, h.ID, h.Title, h.Severity, h.Line, h.Secret))
+	}
+	if f.Content == nil || isBinary(f.Content) {
+		return nil
+	}
+	for _, k := range privateKeys(f.Content) {
+		r.Findings = append(r.Findings, a.finding(f.Path, "private-key", "Unencrypted private key ("+k.Kind+")", model.High, k.Line, k.Body))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	// Content is only valid during this call and Scan copies what it keeps,
+	// so the bytes need no copy.
+	text := unsafe.String(unsafe.SliceData(f.Content), len(f.Content))
+	for _, h := range a.det.Scan(f.Path, text) {
+		r.Findings = append(r.Findings, a.finding(f.Path, h.RuleID, h.Title, h.Severity, h.Line, h.Secret))
+	}
+	return nil
+}
+
+func (a *Analyzer) finding(path, id, title string, sev model.Severity, line int, secret string) model.Finding {
+	f := model.Finding{
+		Class:       model.ClassSecret,
+		ID:          id,
+		Title:       title,
+		Severity:    sev,
+		Description: fmt.Sprintf("Anyone who can pull the image can read %s, in this layer even if a later layer deletes it. Remove it from the image history (rebuild without it; use build secrets or run-time configuration) and revoke the credential.", path),
+		Path:        path,
+		Line:        line,
+	}
+	if secret != "" {
+		f.Match = show(secret, a.opt.ShowSecrets)
+	}
+	return f
+}
