@@ -1,6 +1,6 @@
 // Package ruby finds Ruby gems: installed gems by their specifications
 // (specifications/*.gemspec, including the default gems under
-// specifications/default) and locked gems in Gemfile.lock. Gemspecs are Ruby
+// specifications/default) and locked gems in applications' Gemfile.lock. Gemspecs are Ruby
 // code; they are read as text for literal name and version assignments and
 // never executed.
 package ruby
@@ -55,9 +55,22 @@ func isGemspec(p string) bool {
 	return path.Base(dir) == "specifications"
 }
 
+// isLockfile reports whether p is an application's Bundler lockfile. The
+// lockfiles that gems ship in their own source tree (under a gems
+// directory: ".../gems/3.1.0/gems/rbs-2.1.0/steep/Gemfile.lock") describe
+// how the gem was developed, not what is installed, and are left out.
 func isLockfile(p string) bool {
-	b := path.Base(p)
-	return b == "Gemfile.lock" || b == "gems.locked"
+	dir, b := path.Split(p)
+	if b != "Gemfile.lock" && b != "gems.locked" {
+		return false
+	}
+	parts := strings.Split(strings.TrimSuffix(dir, "/"), "/")
+	for _, d := range parts[:max(len(parts)-1, 0)] {
+		if d == "gems" {
+			return false
+		}
+	}
+	return true
 }
 
 // Analyze implements analyzer.Analyzer.

@@ -142,6 +142,22 @@ func TestLockAndInstalled(t *testing.T) {
 	}
 }
 
+func TestLockfilePaths(t *testing.T) {
+	for p, want := range map[string]bool{
+		"srv/app/Gemfile.lock":  true,
+		"srv/gems/Gemfile.lock": true,
+		"Gemfile.lock":          true,
+		"app/gems.locked":       true,
+		"usr/lib/ruby/gems/3.1.0/gems/typeprof-0.21.2/Gemfile.lock":      false,
+		"app/vendor/bundle/ruby/3.1.0/gems/rbs-2.1.0/steep/Gemfile.lock": false,
+		"app/Gemfile": false,
+	} {
+		if isLockfile(p) != want {
+			t.Errorf("isLockfile(%q) = %v", p, !want)
+		}
+	}
+}
+
 func TestGemspecForms(t *testing.T) {
 	for _, c := range []struct {
 		name, text, file, want string
