@@ -110,10 +110,10 @@ func (x *storeIndex) MediaType() (types.MediaType, error) {
 	}
 	return types.OCIImageIndex, nil
 }
-func (x *storeIndex) Digest() (v1.Hash, error)                   { return x.digest, nil }
-func (x *storeIndex) Size() (int64, error)                       { return int64(len(x.raw)), nil }
-func (x *storeIndex) IndexManifest() (*v1.IndexManifest, error)  { return x.m, nil }
-func (x *storeIndex) RawManifest() ([]byte, error)               { return x.raw, nil }
+func (x *storeIndex) Digest() (v1.Hash, error)                    { return x.digest, nil }
+func (x *storeIndex) Size() (int64, error)                        { return int64(len(x.raw)), nil }
+func (x *storeIndex) IndexManifest() (*v1.IndexManifest, error)   { return x.m, nil }
+func (x *storeIndex) RawManifest() ([]byte, error)                { return x.raw, nil }
 func (x *storeIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) { return x.childIndex(h) }
 
 func (x *storeIndex) childIndex(h v1.Hash) (*storeIndex, error) {

@@ -98,7 +98,11 @@ func inspectEngineImage(ctx context.Context, cli *client.Client, input string, o
 	if err != nil {
 		return nil, fmt.Errorf("image %q in the %s at %s: %w", input, engine, host, err)
 	}
-	meta := Meta{Input: input, Kind: kind, Name: resolvedName(input, ins.RepoTags), Digest: ins.ID, Config: cfg}
+	id := ins.ID
+	if !strings.Contains(id, ":") {
+		id = "sha256:" + id
+	}
+	meta := Meta{Input: input, Kind: kind, Name: resolvedName(input, ins.RepoTags), Digest: id, Config: cfg}
 	if d := repoDigest(input, ins.RepoDigests); d != "" {
 		meta.Digest = d
 	}
