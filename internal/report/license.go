@@ -24,7 +24,6 @@ const (
 func licenseExpression(ls []string) (expr string, ok bool) {
 	var parts []string
 	for _, l := range ls {
-		l = strings.TrimSpace(l)
 		if !validExpression(l) {
 			return "", false
 		}
@@ -34,14 +33,17 @@ func licenseExpression(ls []string) (expr string, ok bool) {
 	case 0:
 		return "", false
 	case 1:
-		return parts[0], true
+		return strings.TrimSpace(parts[0]), true
 	}
 	for i, p := range parts {
-		if len(tokenize(p)) > 1 {
-			parts[i] = "(" + p + ")"
+		p = strings.Join(tokenize(p), " ")
+		if strings.Contains(p, " ") {
+			p = "(" + p + ")"
 		}
+		parts[i] = p
 	}
-	return strings.Join(parts, " AND "), true
+	expr = strings.Join(parts, " AND ")
+	return expr, validExpression(expr)
 }
 
 // licenseRef returns a LicenseRef- identifier for the free-text license s:
