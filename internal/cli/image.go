@@ -34,6 +34,7 @@ type imageFlags struct {
 	limits    layer.Limits
 	scanners  []string
 	sbomsOnly bool
+	vuln      vulnFlags
 	// skipChecks and maxImageAge configure the configuration checks.
 	skipChecks  []string
 	maxImageAge int
@@ -97,6 +98,7 @@ REF is what you have:
 	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultMaxEntries, "entries allowed in one layer")
 	if !sbom {
 		fl.StringSliceVar(&f.scanners, "scanners", nil, "scanners to run (default all): "+strings.Join(scannerNames(), ", "))
+		f.vuln.register(fl)
 		fl.StringSliceVar(&f.skipChecks, "skip-checks", nil, "configuration check ids not to report (see `customs checks`)")
 		fl.IntVar(&f.maxImageAge, "max-image-age", check.DefaultMaxImageAgeDays, "days after which an image counts as old (image-age check); negative disables")
 	}
@@ -169,7 +171,17 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 	if opt.Progress != nil {
 		fmt.Fprint(stderr, "\r\033[K")
 	}
+	if !f.sbomsOnly {
+		if err := matchVulns(ctx, res, &f.vuln, scanners); err != nil {
+			return &exitError{ExitError, err}
+		}
+	}
 	rep := report.FromScan(res, Version)
+	if !f.sbomsOnly {
+		if err := applyPolicy(rep, &f.vuln, stderr, f.quiet); err != nil {
+			return &exitError{ExitError, err}
+		}
+	}
 	if !f.quiet {
 		for _, w := range rep.Warnings {
 			fmt.Fprintln(stderr, "warning:", w)
@@ -180,6 +192,9 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 	}
 	if scanErr != nil {
 		return &exitError{ExitError, scanErr}
+	}
+	if !f.sbomsOnly && f.vuln.exitCode != 0 && len(rep.Findings) > 0 {
+		return &exitError{f.vuln.exitCode, nil}
 	}
 	return nil
 }

@@ -59,7 +59,8 @@ risky configuration, and audits registries.
 Images can come from a registry, a local Docker Engine, containerd or Podman,
 a docker-save tarball, an OCI layout or archive, or a root filesystem directory.
 
-Exit codes: 0 scan done; 2 usage or scan error.`,
+Exit codes: 0 scan done; N (the value of --exit-code) findings remain after the
+filters; 2 usage or scan error, or a vulnerability database older than --db-max-age.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -67,6 +68,7 @@ Exit codes: 0 scan done; 2 usage or scan error.`,
 	root.SetErr(stderr)
 	root.AddCommand(newImageCmd(stdout, stderr, false), newImageCmd(stdout, stderr, true), newCacheCmd(stdout), newVersionCmd(stdout))
 	root.AddCommand(newChecksCmd(stdout))
+	root.AddCommand(newDBCmd(stdout, stderr))
 	return root
 }
 

@@ -111,7 +111,9 @@ func distroTarget(p *model.Package, os *model.OS, bySource bool) (target, bool) 
 	case "sles":
 		suffix := " " + suseRelease(os.Version)
 		t.base = "SUSE"
-		t.accept = func(e string) bool { return strings.HasPrefix(e, "SUSE:Linux Enterprise") && strings.HasSuffix(e, suffix) }
+		t.accept = func(e string) bool {
+			return strings.HasPrefix(e, "SUSE:Linux Enterprise") && strings.HasSuffix(e, suffix)
+		}
 	case "opensuse-leap":
 		t.base, t.accept = "openSUSE", exact("openSUSE:Leap "+os.Version)
 	case "opensuse-tumbleweed":

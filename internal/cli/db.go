@@ -1,0 +1,132 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/customs-scanner/customs/internal/vulndb"
+)
+
+func newDBCmd(stdout, stderr io.Writer) *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:   "db",
+		Short: "Manage the vulnerability database (OSV)",
+		Long: `customs matches packages against a local copy of the OSV vulnerability data,
+kept in an SQLite database. "db update" downloads the per-ecosystem OSV exports;
+on machines without network, "db export" on one machine and "db import" on the
+other move the database as one file. An update that fails or is interrupted
+leaves the previous database intact.`,
+	}
+	cmd.PersistentFlags().StringVar(&dir, "db-dir", defaultDBDir(), "vulnerability database directory")
+
+	var opt vulndb.UpdateOptions
+	update := &cobra.Command{
+		Use:   "update",
+		Short: "Download the OSV exports and rebuild the database",
+		Example: `  customs db update
+  customs db update --ecosystems Debian,npm
+  customs db update --db-source https://osv-mirror.internal`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opt.Progress = func(msg string) { fmt.Fprintln(stderr, msg) }
+			b, err := vulndb.Update(cmd.Context(), dir, opt)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			return printStatus(cmd.Context(), stdout, dir, b.Skipped)
+		},
+	}
+	update.Flags().StringVar(&opt.Source, "db-source", vulndb.DefaultSource, "base URL of the OSV exports (<base>/<Ecosystem>/all.zip)")
+	update.Flags().StringSliceVar(&opt.Ecosystems, "ecosystems", nil, "ecosystems to fetch (default all that customs matches)")
+
+	imp := &cobra.Command{
+		Use:     "import PATH...",
+		Short:   "Import OSV records from directories, record files, OSV export zips or a customs db export",
+		Example: "  customs db import ./customs-db.zip\n  customs db import ./osv/Debian/all.zip ./advisories/",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := vulndb.Import(cmd.Context(), dir, args)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			return printStatus(cmd.Context(), stdout, dir, b.Skipped)
+		},
+	}
+
+	var asJSON bool
+	status := &cobra.Command{
+		Use:   "status",
+		Short: "Show the database's sources, record counts and age",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := vulndb.Open(dir)
+			if err != nil {
+				return &exitError{ExitError, fmt.Errorf("%w: run `customs db update` or `customs db import FILE`", err)}
+			}
+			defer db.Close()
+			st, err := db.Status(cmd.Context())
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			if asJSON {
+				enc := json.NewEncoder(stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(st)
+			}
+			writeStatus(stdout, st, 0)
+			return nil
+		},
+	}
+	status.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+
+	export := &cobra.Command{
+		Use:     "export FILE",
+		Short:   "Write the database as one zip file that `customs db import` reads",
+		Example: "  customs db export customs-db.zip",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, err := vulndb.Export(cmd.Context(), dir, args[0])
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			fmt.Fprintf(stdout, "exported %d records from %d sources to %s\n", st.Records, len(st.Sources), args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(update, imp, status, export)
+	return cmd
+}
+
+func printStatus(ctx context.Context, w io.Writer, dir string, skipped int) error {
+	db, err := vulndb.Open(dir)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	defer db.Close()
+	st, err := db.Status(ctx)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	writeStatus(w, st, skipped)
+	return nil
+}
+
+func writeStatus(w io.Writer, st *vulndb.Status, skipped int) {
+	fmt.Fprintf(w, "Database: %s (%.1f MB)\nRecords:  %d\n", st.Path, float64(st.Size)/(1<<20), st.Records)
+	if skipped > 0 {
+		fmt.Fprintf(w, "Skipped:  %d files that are not valid OSV records\n", skipped)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tRECORDS\tFETCHED\tAGE\tORIGIN")
+	for _, s := range st.Sources {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", s.Name, s.Records, s.FetchedAt.Format(time.RFC3339), time.Since(s.FetchedAt).Round(time.Minute), s.Origin)
+	}
+	tw.Flush()
+}
