@@ -1,0 +1,152 @@
+package check_test
+
+import (
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/customs-scanner/customs/internal/analyzer/all"
+	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/scan"
+	"github.com/customs-scanner/customs/internal/testimage"
+)
+
+// scanRootFS scans a debootstrap root filesystem as a one-layer image made
+// today, with no USER and no HEALTHCHECK, with the analyzers customs runs
+// for the package and config scanners.
+func scanRootFS(t *testing.T, dir string) *scan.Result {
+	t.Helper()
+	img := testimage.Image(t, v1.Config{Cmd: []string{"bash"}}, testimage.DirLayer(t, dir))
+	img, err := mutate.CreatedAt(img, v1.Time{Time: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := all.Config{Scanners: map[string]bool{all.ScannerPackage: true, all.ScannerConfig: true}}
+	las, err := all.Layer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ias, err := all.Image(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testimage.Scan(t, img, las, ias...)
+}
+
+// setIDFiles lists the setuid and setgid regular files of a root
+// filesystem, read from the file system itself, as "setuid-file@path".
+func setIDFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if fi.Mode()&fs.ModeSetuid != 0 {
+			out = append(out, "setuid-file@"+rel)
+		}
+		if fi.Mode()&fs.ModeSetgid != 0 {
+			out = append(out, "setgid-file@"+rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestDebianControl: a stock debootstrap minbase bookworm image yields
+// exactly the checks that apply to it and nothing else.
+func TestDebianControl(t *testing.T) {
+	dir := testimage.Debootstrap(t)
+	res := scanRootFS(t, dir)
+	if res.OS == nil || res.OS.Family != "debian" || res.OS.Version != "12" {
+		t.Fatalf("os = %+v, want debian 12", res.OS)
+	}
+	// The setuid and setgid programs of the shadow (passwd, login) and
+	// util-linux (mount) packages that minbase installs: the password and
+	// account tools, su, mount and umount, and PAM's unix_chkpwd. They are
+	// reported at LOW severity as distribution helpers.
+	setid := []string{
+		"setgid-file@usr/bin/chage", "setgid-file@usr/bin/expiry", "setgid-file@usr/sbin/unix_chkpwd",
+		"setuid-file@usr/bin/chfn", "setuid-file@usr/bin/chsh", "setuid-file@usr/bin/gpasswd",
+		"setuid-file@usr/bin/mount", "setuid-file@usr/bin/newgrp", "setuid-file@usr/bin/passwd",
+		"setuid-file@usr/bin/su", "setuid-file@usr/bin/umount",
+	}
+	if fromFS := setIDFiles(t, dir); !slices.Equal(fromFS, setid) {
+		t.Fatalf("the root filesystem's setuid/setgid files %v differ from the list this test expects", fromFS)
+	}
+	want := append([]string{
+		"user-root@config.User",                  // no USER in the configuration
+		"healthcheck-missing@config.Healthcheck", // no HEALTHCHECK
+		// debootstrap leaves the index it installed from in var/lib/apt/lists
+		// (official Debian images remove it).
+		"package-cache@var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+	}, setid...)
+	sort.Strings(want)
+	got := ids(res.Findings)
+	if !slices.Equal(got, want) {
+		t.Errorf("findings:\n got  %v\n want %v", got, want)
+	}
+	for _, f := range res.Findings {
+		if (f.ID == "setuid-file" || f.ID == "setgid-file") && f.Severity != model.Low {
+			t.Errorf("%s %s: severity %s, want LOW", f.ID, f.Path, f.Severity)
+		}
+	}
+}
+
+// TestDebianRemoteAccess: openssh-server and inetutils-telnetd installed
+// through apt are found both by package and by binary path.
+func TestDebianRemoteAccess(t *testing.T) {
+	dir := testimage.Debootstrap(t, "openssh-server", "inetutils-telnetd")
+	res := scanRootFS(t, dir)
+	got := ids(res.Findings)
+	// The packages as dpkg itself lists them in the root filesystem.
+	out, err := exec.Command("dpkg-query", "--admindir="+filepath.Join(dir, "var/lib/dpkg"), "-W", "-f", "${Package} ${Version}\n",
+		"openssh-server", "inetutils-telnetd", "inetutils-inetd").Output()
+	if err != nil {
+		t.Fatalf("dpkg-query: %v", err)
+	}
+	versions := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		n, v, _ := strings.Cut(l, " ")
+		versions[n] = v
+	}
+	for _, w := range []string{
+		"ssh-server@package:openssh-server", "ssh-server@usr/sbin/sshd",
+		"telnet-server@package:inetutils-telnetd", "telnet-server@usr/sbin/telnetd",
+		"inetd-installed@package:inetutils-inetd", "inetd-installed@usr/sbin/inetutils-inetd",
+	} {
+		if !slices.Contains(got, w) {
+			t.Errorf("missing %s in %v", w, got)
+		}
+	}
+	for _, f := range res.Findings {
+		if f.Package != nil && f.Package.Version != versions[f.Package.Name] {
+			t.Errorf("%s: package %s %s, dpkg says %s", f.ID, f.Package.Name, f.Package.Version, versions[f.Package.Name])
+		}
+	}
+	// The package's postinst adds telnet to inetd.conf disabled ("#<off>#").
+	if slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "inetd-service@") }) {
+		t.Errorf("disabled inetd service reported: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "usr/sbin/sshd")); err != nil {
+		t.Fatal(err)
+	}
+}
