@@ -39,7 +39,24 @@ func isInstalled(p string) bool {
 	return path.Base(p) == "installed.json" && path.Base(path.Dir(p)) == "composer"
 }
 
-func isLock(p string) bool { return path.Base(p) == "composer.lock" }
+// isLock reports whether p is an application's composer.lock; the lockfiles
+// that packages ship inside a vendor directory are their development
+// lockfiles and are left out.
+func isLock(p string) bool {
+	return path.Base(p) == "composer.lock" && !underDir(p, "vendor")
+}
+
+// underDir reports whether a directory named d is an ancestor of p's parent
+// directory.
+func underDir(p, d string) bool {
+	parts := strings.Split(path.Dir(path.Dir(p)), "/")
+	for _, x := range parts {
+		if x == d {
+			return true
+		}
+	}
+	return false
+}
 
 // Need implements analyzer.Analyzer.
 func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {

@@ -187,3 +187,17 @@ func FuzzComposerLock(f *testing.F) {
 		}
 	})
 }
+
+func TestLockPaths(t *testing.T) {
+	for p, want := range map[string]bool{
+		"srv/app/composer.lock":                        true,
+		"composer.lock":                                true,
+		"vendor/composer.lock":                         true,
+		"srv/app/vendor/symfony/console/composer.lock": false,
+		"srv/app/vendor/composer/installed.json":       false,
+	} {
+		if isLock(p) != want {
+			t.Errorf("isLock(%q) = %v", p, !want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
@@ -44,6 +45,9 @@ func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 		return analyzer.Skip
 	}
 	if path.Base(e.Path) == "Cargo.lock" {
+		if inCrateSources(e.Path) {
+			return analyzer.Skip
+		}
 		if e.Size > MaxLockBytes {
 			return analyzer.Header
 		}
@@ -53,6 +57,18 @@ func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 		return analyzer.Content
 	}
 	return analyzer.Skip
+}
+
+// inCrateSources reports whether p lies in downloaded or vendored crate
+// sources (~/.cargo/registry, ~/.cargo/git, vendor/): the lockfiles crates
+// ship there describe their own development, not what is installed.
+func inCrateSources(p string) bool {
+	for _, d := range strings.Split(path.Dir(p), "/") {
+		if d == ".cargo" || d == "vendor" {
+			return true
+		}
+	}
+	return false
 }
 
 // inProgramDir reports whether p lies directly in a directory that holds

@@ -318,3 +318,16 @@ func FuzzAuditable(f *testing.F) {
 		inflate(b)
 	})
 }
+
+func TestLockPaths(t *testing.T) {
+	for p, want := range map[string]analyzer.Need{
+		"srv/app/Cargo.lock": analyzer.Content,
+		"root/.cargo/registry/src/index.crates.io-6f17d22bba15001f/ripgrep-14.1.0/Cargo.lock": analyzer.Skip,
+		"src/app/vendor/regex/Cargo.lock": analyzer.Skip,
+	} {
+		e := analyzer.Entry{Path: p, Mode: 0o644, Size: 100}
+		if got := New().Need(&e); got != want {
+			t.Errorf("Need(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
