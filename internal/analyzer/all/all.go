@@ -4,9 +4,13 @@ package all
 
 import (
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/analyzer/dotnet"
 	"github.com/customs-scanner/customs/internal/analyzer/dpkg"
 	"github.com/customs-scanner/customs/internal/analyzer/fsmeta"
 	"github.com/customs-scanner/customs/internal/analyzer/osrelease"
+	"github.com/customs-scanner/customs/internal/analyzer/php"
+	"github.com/customs-scanner/customs/internal/analyzer/ruby"
+	"github.com/customs-scanner/customs/internal/analyzer/rust"
 	"github.com/customs-scanner/customs/internal/check"
 )
 
@@ -80,6 +84,10 @@ var layerAnalyzers = []struct {
 }{
 	{scannerAlways, func(Config) (analyzer.Analyzer, error) { return osrelease.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return dpkg.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return ruby.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return rust.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return php.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return dotnet.New(), nil }},
 	{ScannerConfig, func(c Config) (analyzer.Analyzer, error) { return fsmeta.New(c.SkipChecks), nil }},
 }
 
