@@ -87,8 +87,13 @@ func (a *Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 
 // Analyze implements analyzer.Analyzer.
 func (a *Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Result) error {
+	// Lines whose credential a file check already reported.
+	covered := map[int]bool{}
 	for _, h := range sensitiveFile(f.Path, f.Size, f.Content) {
 		r.Findings = append(r.Findings, a.finding(f.Path, h.ID, h.Title, h.Severity, h.Line, h.Secret))
+		if h.Secret != "" {
+			covered[h.Line] = true
+		}
 	}
 	if f.Content == nil || isBinary(f.Content) {
 		return nil
@@ -103,6 +108,9 @@ func (a *Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Re
 	// so the bytes need no copy.
 	text := unsafe.String(unsafe.SliceData(f.Content), len(f.Content))
 	for _, h := range a.det.Scan(f.Path, text) {
+		if covered[h.Line] {
+			continue
+		}
 		r.Findings = append(r.Findings, a.finding(f.Path, h.RuleID, h.Title, h.Severity, h.Line, h.Secret))
 	}
 	return nil
