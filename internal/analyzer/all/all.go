@@ -5,6 +5,7 @@ package all
 import (
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/analyzer/dotnet"
+	"github.com/customs-scanner/customs/internal/analyzer/apk"
 	"github.com/customs-scanner/customs/internal/analyzer/dpkg"
 	"github.com/customs-scanner/customs/internal/analyzer/fsmeta"
 	"github.com/customs-scanner/customs/internal/analyzer/osrelease"
@@ -84,6 +85,7 @@ var layerAnalyzers = []struct {
 }{
 	{scannerAlways, func(Config) (analyzer.Analyzer, error) { return osrelease.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return dpkg.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return apk.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return ruby.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return rust.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return php.New(), nil }},
