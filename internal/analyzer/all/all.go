@@ -4,8 +4,8 @@ package all
 
 import (
 	"github.com/customs-scanner/customs/internal/analyzer"
-	"github.com/customs-scanner/customs/internal/analyzer/dotnet"
 	"github.com/customs-scanner/customs/internal/analyzer/apk"
+	"github.com/customs-scanner/customs/internal/analyzer/dotnet"
 	"github.com/customs-scanner/customs/internal/analyzer/dpkg"
 	"github.com/customs-scanner/customs/internal/analyzer/fsmeta"
 	"github.com/customs-scanner/customs/internal/analyzer/osrelease"
