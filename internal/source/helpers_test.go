@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -138,4 +139,14 @@ func configDigest(t testing.TB, img v1.Image) string {
 		t.Fatal(err)
 	}
 	return d.String()
+}
+
+func readAll(t testing.TB, rc io.ReadCloser) []byte {
+	t.Helper()
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
