@@ -8,10 +8,13 @@ import (
 	"github.com/customs-scanner/customs/internal/analyzer/dotnet"
 	"github.com/customs-scanner/customs/internal/analyzer/dpkg"
 	"github.com/customs-scanner/customs/internal/analyzer/fsmeta"
+	"github.com/customs-scanner/customs/internal/analyzer/imagesecret"
 	"github.com/customs-scanner/customs/internal/analyzer/osrelease"
 	"github.com/customs-scanner/customs/internal/analyzer/php"
 	"github.com/customs-scanner/customs/internal/analyzer/ruby"
 	"github.com/customs-scanner/customs/internal/analyzer/rust"
+	"github.com/customs-scanner/customs/internal/analyzer/secret"
+	"github.com/customs-scanner/customs/internal/analyzer/shadow"
 	"github.com/customs-scanner/customs/internal/check"
 )
 
@@ -26,6 +29,16 @@ type Config struct {
 	// MaxImageAgeDays is the image age beyond which the image-age check
 	// fires; zero means its default, negative disables it.
 	MaxImageAgeDays int
+	// ShowSecrets reveals secrets in findings instead of redacting them
+	// (--show-secrets).
+	ShowSecrets bool
+	// SecretConfig names a gitleaks-format TOML file of extra secret rules
+	// and allowlists (--secret-config).
+	SecretConfig string
+}
+
+func (c Config) secretOptions() secret.Options {
+	return secret.Options{ShowSecrets: c.ShowSecrets, ConfigPath: c.SecretConfig}
 }
 
 func (c Config) wants(scanner string) bool {
@@ -91,6 +104,10 @@ var layerAnalyzers = []struct {
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return php.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return dotnet.New(), nil }},
 	{ScannerConfig, func(c Config) (analyzer.Analyzer, error) { return fsmeta.New(c.SkipChecks), nil }},
+	{ScannerSecret, func(c Config) (analyzer.Analyzer, error) { return secret.New(c.secretOptions()) }},
+	{ScannerSecret, func(c Config) (analyzer.Analyzer, error) {
+		return shadow.New(shadow.Options{ShowSecrets: c.ShowSecrets}), nil
+	}},
 }
 
 // imageAnalyzers lists every image-level analyzer. Add one line per analyzer.
@@ -101,4 +118,5 @@ var imageAnalyzers = []struct {
 	{ScannerConfig, func(c Config) (analyzer.ImageAnalyzer, error) {
 		return check.New(check.Options{Skip: c.SkipChecks, MaxImageAgeDays: c.MaxImageAgeDays}), nil
 	}},
+	{ScannerSecret, func(c Config) (analyzer.ImageAnalyzer, error) { return imagesecret.New(c.secretOptions()) }},
 }
