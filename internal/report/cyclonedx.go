@@ -22,7 +22,18 @@ const (
 	ExtraCVSSVector = "cvss_vector"
 	// ExtraCVSSScore is the CVSS base score ("9.8").
 	ExtraCVSSScore = "cvss_score"
+	// ExtraSeveritySource says where the severity came from: a CVSS
+	// version ("cvss_v3") or a database's own rating ("ghsa", "debian").
+	ExtraSeveritySource = "severity_source"
 )
+
+// ratingSources names the databases whose own severity ratings a finding
+// may carry; CVSS-derived ratings keep the vulnerability's source.
+var ratingSources = map[string]cdx.Source{
+	"ghsa":   {Name: "GitHub"},
+	"debian": {Name: "Debian"},
+	"ubuntu": {Name: "Ubuntu"},
+}
 
 // Property names customs adds to CycloneDX components.
 const (
@@ -71,12 +82,13 @@ func cycloneDXBOM(r *Report) *cdx.BOM {
 		comps = append(comps, c)
 		contained = append(contained, c.BOMRef)
 	}
-	byPURL := map[string][]string{}
+	byPURL := map[string][]componentAt{}
 	for _, p := range r.Packages {
 		c := packageComponent(p, refs)
 		comps = append(comps, c)
 		contained = append(contained, c.BOMRef)
-		byPURL[pkgIdentity(p.PURL, p.Type, p.Name, p.Version)] = append(byPURL[pkgIdentity(p.PURL, p.Type, p.Name, p.Version)], c.BOMRef)
+		id := pkgIdentity(p.PURL, p.Type, p.Name, p.Version)
+		byPURL[id] = append(byPURL[id], componentAt{c.BOMRef, p.Path})
 	}
 	if len(comps) > 0 {
 		bom.Components = &comps
@@ -123,7 +135,7 @@ func packageComponent(p model.Package, refs *refSet) cdx.Component {
 		Version:    p.Version,
 		PackageURL: p.PURL,
 	}
-	if p.Metadata["component_type"] == string(cdx.ComponentTypeApplication) {
+	if isApplication(p) {
 		c.Type = cdx.ComponentTypeApplication
 	}
 	if len(p.Licenses) > 0 {
@@ -164,6 +176,12 @@ func packageComponent(p model.Package, refs *refSet) cdx.Component {
 	return c
 }
 
+// isApplication reports whether p is a program rather than a library: the
+// main module of a Go executable.
+func isApplication(p model.Package) bool {
+	return p.Metadata["go_main_module"] == "true"
+}
+
 // pkgIdentity is how findings are tied to packages: by purl, else by type,
 // name and version.
 func pkgIdentity(purl, typ, name, version string) string {
@@ -171,6 +189,30 @@ func pkgIdentity(purl, typ, name, version string) string {
 		return purl
 	}
 	return typ + "/" + name + "@" + version
+}
+
+// componentAt is a package component's bom-ref and the path it was read from.
+type componentAt struct{ ref, path string }
+
+// affectedRefs returns the bom-refs of the components a finding is about:
+// those of its package read from the finding's path when there are such,
+// else every component of its package.
+func affectedRefs(f model.Finding, byPURL map[string][]componentAt) []string {
+	if f.Package == nil {
+		return nil
+	}
+	comps := byPURL[pkgIdentity(f.Package.PURL, f.Package.Type, f.Package.Name, f.Package.Version)]
+	var all, atPath []string
+	for _, c := range comps {
+		all = append(all, c.ref)
+		if f.Path != "" && c.path == f.Path {
+			atPath = append(atPath, c.ref)
+		}
+	}
+	if len(atPath) > 0 {
+		return atPath
+	}
+	return all
 }
 
 // refSet hands out bom-refs, making each unique by suffixing a counter.
@@ -190,7 +232,7 @@ func (s *refSet) add(ref string) string {
 // vulnerabilities turns vulnerability findings into CycloneDX
 // vulnerabilities, one per ID, each affecting the components of the
 // packages it was found in (or the image itself when it names none).
-func vulnerabilities(findings []model.Finding, byPURL map[string][]string, imageRef string) []cdx.Vulnerability {
+func vulnerabilities(findings []model.Finding, byPURL map[string][]componentAt, imageRef string) []cdx.Vulnerability {
 	var out []cdx.Vulnerability
 	index := map[string]int{}
 	for _, f := range findings {
@@ -204,11 +246,9 @@ func vulnerabilities(findings []model.Finding, byPURL map[string][]string, image
 			out = append(out, newVulnerability(f))
 		}
 		v := &out[i]
-		refs := []string{imageRef}
-		if f.Package != nil {
-			if rs := byPURL[pkgIdentity(f.Package.PURL, f.Package.Type, f.Package.Name, f.Package.Version)]; len(rs) > 0 {
-				refs = rs
-			}
+		refs := affectedRefs(f, byPURL)
+		if len(refs) == 0 {
+			refs = []string{imageRef}
 		}
 		installed := f.InstalledVersion
 		if installed == "" && f.Package != nil {
@@ -241,6 +281,9 @@ func newVulnerability(f model.Finding) cdx.Vulnerability {
 		Detail:      f.Description,
 	}
 	rating := cdx.VulnerabilityRating{Source: src, Severity: cdxSeverity(f.Severity)}
+	if rs, ok := ratingSources[f.Extra[ExtraSeveritySource]]; ok {
+		rating.Source = &rs
+	}
 	if vec := f.Extra[ExtraCVSSVector]; vec != "" {
 		rating.Vector = vec
 		rating.Method = scoringMethod(vec)

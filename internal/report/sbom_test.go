@@ -121,6 +121,9 @@ func TestCycloneDX(t *testing.T) {
 			t.Errorf("%s licenses = %+v", name, got)
 		}
 	}
+	if app := byName["example.com/app"]; app.Type != cdx.ComponentTypeApplication || app.Version != "(devel)" {
+		t.Errorf("Go main module %+v", app)
+	}
 	if byName["libssl3"].Licenses != nil {
 		t.Errorf("libssl3 has licenses %+v", *byName["libssl3"].Licenses)
 	}
@@ -162,6 +165,9 @@ func TestCycloneDX(t *testing.T) {
 		t.Errorf("CVE-2021-44228 rating %+v", r)
 	}
 	gov := vulns["GO-2023-2102"]
+	if (*gov.Ratings)[0].Source.Name != "GitHub" || (*v.Ratings)[0].Source.Name != "NVD" {
+		t.Errorf("rating sources %+v %+v", (*gov.Ratings)[0].Source, (*v.Ratings)[0].Source)
+	}
 	if gov.Source.Name != "Go" || gov.Analysis != nil || (*gov.Ratings)[0].Score != nil || (*gov.Affects)[0].Ref != byName["golang.org/x/net"].BOMRef {
 		t.Errorf("GO-2023-2102 %+v", gov)
 	}
@@ -189,6 +195,13 @@ func TestCycloneDXSamePackageTwice(t *testing.T) {
 	v := (*bom.Vulnerabilities)[0]
 	if v.Source.Name != "GitHub" || len(*v.Affects) != 2 || (*v.Affects)[0].Ref != babel[0] || (*v.Affects)[1].Ref != babel[1] {
 		t.Errorf("vulnerability %+v", v)
+	}
+
+	// A finding that names the path of one copy affects that copy only.
+	r.Findings[0].Path = dup.Path
+	bom = decodeCycloneDX(t, write(t, "cyclonedx", r))
+	if v := (*bom.Vulnerabilities)[0]; len(*v.Affects) != 1 || (*v.Affects)[0].Ref != babel[1] {
+		t.Errorf("vulnerability in %s affects %+v", dup.Path, *v.Affects)
 	}
 }
 
@@ -260,6 +273,9 @@ func TestSPDX(t *testing.T) {
 		ssl.PackageExternalReferences[0].Category != "PACKAGE-MANAGER" || ssl.PackageExternalReferences[0].RefType != "purl" ||
 		ssl.PackageExternalReferences[0].Locator != r.Packages[0].PURL {
 		t.Errorf("libssl3 %+v", ssl)
+	}
+	if app := byName["example.com/app"]; app.PrimaryPackagePurpose != "APPLICATION" || byName["golang.org/x/net"].PrimaryPackagePurpose != "LIBRARY" {
+		t.Errorf("purposes %s %s", app.PrimaryPackagePurpose, byName["golang.org/x/net"].PrimaryPackagePurpose)
 	}
 	if got := byName["golang.org/x/net"].PackageLicenseDeclared; got != "BSD-3-Clause AND (MIT OR Apache-2.0)" {
 		t.Errorf("x/net license %q", got)

@@ -144,7 +144,7 @@ func spdxPackage(pkg model.Package, id common.ElementID) *spdx.Package {
 		PackageCopyrightText:    noAssertion,
 		PrimaryPackagePurpose:   "LIBRARY",
 	}
-	if pkg.Metadata["component_type"] == "application" {
+	if isApplication(pkg) {
 		p.PrimaryPackagePurpose = "APPLICATION"
 	}
 	if pkg.SourceName != "" {
