@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -195,5 +196,69 @@ func TestSBOMCommandRefusesReportFormats(t *testing.T) {
 	if code := Main(context.Background(), []string{"sbom", "--format", "table", "./nowhere"}, &stdout, &stderr); code != ExitError ||
 		!strings.Contains(stderr.String(), "sbom writes cyclonedx or spdx") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestImageCycloneDXVulnerabilities scans an image holding a glibc older
+// than the fix of DSA-5514-1 (from the bundled sample database) and checks
+// that the CycloneDX output carries the advisory, tied to the package.
+func TestImageCycloneDXVulnerabilities(t *testing.T) {
+	const (
+		installed = "2.36-9+deb12u1"
+		fixed     = "2.36-9+deb12u3" // DSA-5514-1, Debian:12
+	)
+	status := "Package: libc6\nStatus: install ok installed\nPriority: optional\nSection: libs\nMaintainer: GNU Libc Maintainers <debian-glibc@lists.debian.org>\n" +
+		"Architecture: amd64\nMulti-Arch: same\nSource: glibc\nVersion: " + installed + "\nDescription: GNU C Library: Shared libraries\n"
+	img := testimage.Image(t, v1.Config{}, testimage.Layer(t,
+		testimage.File("etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\nVERSION_CODENAME=bookworm\n"),
+		testimage.File("var/lib/dpkg/status", status)))
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	out := run(t, "image", dir, "--no-cache", "--quiet", "--platform", "linux/amd64", "--scanners", "vuln",
+		"--db-dir", "builtin:sample", "--format", "cyclonedx")
+	schematest.Validate(t, schematest.CycloneDXURL, out)
+	var bom cdx.BOM
+	if err := cdx.NewBOMDecoder(bytes.NewReader(out), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
+		t.Fatal(err)
+	}
+	var libc cdx.Component
+	for _, c := range *bom.Components {
+		if c.Name == "libc6" {
+			libc = c
+		}
+	}
+	if libc.Version != installed {
+		t.Fatalf("libc6 component %+v", libc)
+	}
+	if bom.Vulnerabilities == nil {
+		t.Fatal("no vulnerabilities")
+	}
+	found := false
+	for _, v := range *bom.Vulnerabilities {
+		ids := []string{v.ID}
+		if v.References != nil {
+			for _, r := range *v.References {
+				ids = append(ids, r.ID)
+			}
+		}
+		if !slices.Contains(ids, "DSA-5514-1") {
+			continue
+		}
+		found = true
+		if a := *v.Affects; len(a) != 1 || a[0].Ref != libc.BOMRef || (*a[0].Range)[0].Version != installed {
+			t.Errorf("%s affects %+v", v.ID, a)
+		}
+		if !strings.Contains(v.Recommendation, fixed) || v.Analysis == nil || (*v.Analysis.Response)[0] != cdx.IARUpdate {
+			t.Errorf("%s recommendation %q analysis %+v", v.ID, v.Recommendation, v.Analysis)
+		}
+	}
+	if !found {
+		t.Errorf("DSA-5514-1 missing from %+v", *bom.Vulnerabilities)
 	}
 }
