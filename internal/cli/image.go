@@ -38,6 +38,9 @@ type imageFlags struct {
 	// skipChecks and maxImageAge configure the configuration checks.
 	skipChecks  []string
 	maxImageAge int
+	// showSecrets and secretConfig configure the secret scanner.
+	showSecrets  bool
+	secretConfig string
 }
 
 func newImageCmd(stdout, stderr io.Writer, sbom bool) *cobra.Command {
@@ -101,6 +104,8 @@ REF is what you have:
 		f.vuln.register(fl)
 		fl.StringSliceVar(&f.skipChecks, "skip-checks", nil, "configuration check ids not to report (see `customs checks`)")
 		fl.IntVar(&f.maxImageAge, "max-image-age", check.DefaultMaxImageAgeDays, "days after which an image counts as old (image-age check); negative disables")
+		fl.BoolVar(&f.showSecrets, "show-secrets", false, "show secrets and cracked passwords in findings instead of redacting them")
+		fl.StringVar(&f.secretConfig, "secret-config", "", "gitleaks-format TOML file with more secret rules and allowlists (paths, regexes)")
 	}
 	return cmd
 }
@@ -145,7 +150,8 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 	if err != nil {
 		return &exitError{ExitError, fmt.Errorf("--skip-checks: %w", err)}
 	}
-	cfg := all.Config{Scanners: scanners, SkipChecks: skip, MaxImageAgeDays: f.maxImageAge}
+	cfg := all.Config{Scanners: scanners, SkipChecks: skip, MaxImageAgeDays: f.maxImageAge,
+		ShowSecrets: f.showSecrets, SecretConfig: f.secretConfig}
 	layerAnalyzers, err := all.Layer(cfg)
 	if err != nil {
 		return &exitError{ExitError, err}
