@@ -1,6 +1,22 @@
 // Package report holds the report customs produces and its writers: JSON
-// (the schema in docs/report.schema.json), a terminal table, CycloneDX and
-// SPDX SBOMs.
+// (the schema in docs/report.schema.json), a terminal table, SARIF, and
+// CycloneDX and SPDX SBOMs.
+//
+// CycloneDX 1.6: the image is the metadata component (type container,
+// version its digest, a pkg:oci purl when it has a name and a sha256
+// digest); the OS is an operating-system component; each package is a
+// library (or, for a Go executable's main module, application) component
+// with its purl, licenses, and customs:* properties (layer_diff_id, path,
+// location, source_name, source_version, metadata:KEY). Vulnerability
+// findings become vulnerabilities, one per ID, whose ratings take the
+// finding's severity and Extra cvss_vector/cvss_score, and which affect the
+// components of the finding's package.
+//
+// SPDX 2.3: a document with a namespace unique per scan DESCRIBES the image
+// package, which CONTAINS the OS and every package; packages carry their
+// purl as a PACKAGE-MANAGER external reference, a declared license when
+// the database gives one (free text becomes a LicenseRef-), NOASSERTION
+// otherwise.
 package report
 
 import (
