@@ -69,6 +69,7 @@ filters; 2 usage or scan error, or a vulnerability database older than --db-max-
 	root.AddCommand(newImageCmd(stdout, stderr, false), newImageCmd(stdout, stderr, true), newCacheCmd(stdout), newVersionCmd(stdout))
 	root.AddCommand(newChecksCmd(stdout))
 	root.AddCommand(newDBCmd(stdout, stderr))
+	root.AddCommand(newDemoCmd(stdout, stderr))
 	return root
 }
 
