@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,26 +54,36 @@ func Debootstrap(t testing.TB, include ...string) string {
 	if os.Geteuid() != 0 {
 		t.Skip("debootstrap needs root")
 	}
+	dir, err := DebootstrapDir(CacheDir(t), include...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// DebootstrapDir makes (once) and returns a Debian bookworm minbase root
+// filesystem with the extra packages in include, below cacheDir.
+func DebootstrapDir(cacheDir string, include ...string) (string, error) {
 	h := sha256.Sum256([]byte(strings.Join(include, ",")))
-	dir := filepath.Join(CacheDir(t), "debootstrap", Suite+"-minbase-"+hex.EncodeToString(h[:6]))
+	dir := filepath.Join(cacheDir, "debootstrap", Suite+"-minbase-"+hex.EncodeToString(h[:6]))
 	done := dir + ".done"
 	if _, err := os.Stat(done); err == nil {
-		return dir
+		return dir, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	// Several test binaries may want the same root filesystem at once.
 	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	if _, err := os.Stat(done); err == nil {
-		return dir
+		return dir, nil
 	}
 	os.RemoveAll(dir)
 	args := []string{"--variant=minbase"}
@@ -83,14 +94,14 @@ func Debootstrap(t testing.TB, include ...string) string {
 	cmd := exec.Command("debootstrap", args...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		t.Fatalf("debootstrap %v: %v\n%s", args, err, tail(out, 3000))
+		return "", fmt.Errorf("debootstrap %v: %v\n%s", args, err, tail(out, 3000))
 	}
-	// Apt lists and caches are not part of what the tests look at.
+	// Downloaded .deb files are not part of what the tests look at.
 	os.RemoveAll(filepath.Join(dir, "var/cache/apt/archives"))
 	if err := os.WriteFile(done, nil, 0o644); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return dir
+	return dir, nil
 }
 
 // debianMirror reads the Debian mirror this machine uses.
