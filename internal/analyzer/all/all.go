@@ -11,6 +11,7 @@ import (
 	"github.com/customs-scanner/customs/internal/analyzer/imagesecret"
 	"github.com/customs-scanner/customs/internal/analyzer/osrelease"
 	"github.com/customs-scanner/customs/internal/analyzer/php"
+	"github.com/customs-scanner/customs/internal/analyzer/rpm"
 	"github.com/customs-scanner/customs/internal/analyzer/ruby"
 	"github.com/customs-scanner/customs/internal/analyzer/rust"
 	"github.com/customs-scanner/customs/internal/analyzer/secret"
@@ -99,6 +100,7 @@ var layerAnalyzers = []struct {
 	{scannerAlways, func(Config) (analyzer.Analyzer, error) { return osrelease.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return dpkg.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return apk.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return rpm.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return ruby.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return rust.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return php.New(), nil }},
