@@ -8,9 +8,13 @@ import (
 	"github.com/customs-scanner/customs/internal/analyzer/dotnet"
 	"github.com/customs-scanner/customs/internal/analyzer/dpkg"
 	"github.com/customs-scanner/customs/internal/analyzer/fsmeta"
+	"github.com/customs-scanner/customs/internal/analyzer/gobinary"
+	"github.com/customs-scanner/customs/internal/analyzer/java"
+	"github.com/customs-scanner/customs/internal/analyzer/npm"
 	"github.com/customs-scanner/customs/internal/analyzer/imagesecret"
 	"github.com/customs-scanner/customs/internal/analyzer/osrelease"
 	"github.com/customs-scanner/customs/internal/analyzer/php"
+	"github.com/customs-scanner/customs/internal/analyzer/python"
 	"github.com/customs-scanner/customs/internal/analyzer/rpm"
 	"github.com/customs-scanner/customs/internal/analyzer/ruby"
 	"github.com/customs-scanner/customs/internal/analyzer/rust"
@@ -105,6 +109,10 @@ var layerAnalyzers = []struct {
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return rust.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return php.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return dotnet.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return gobinary.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return npm.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return python.New(), nil }},
+	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return java.New(), nil }},
 	{ScannerConfig, func(c Config) (analyzer.Analyzer, error) { return fsmeta.New(c.SkipChecks), nil }},
 	{ScannerSecret, func(c Config) (analyzer.Analyzer, error) { return secret.New(c.secretOptions()) }},
 	{ScannerSecret, func(c Config) (analyzer.Analyzer, error) {
