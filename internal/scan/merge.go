@@ -44,7 +44,7 @@ func merge(meta *source.Meta, walked []*layer.Walked) *Result {
 			if !res.View.Final(p.Path, i) {
 				continue
 			}
-			p.LayerDiffID = res.Layers[introduced[pkgKey{p.Path, p.Key()}].at(i, p.Version)].DiffID
+			p.LayerDiffID = res.Layers[introduced[pkgKey{p.Path, p.Key(), p.Version}]].DiffID
 			res.Packages = append(res.Packages, p)
 		}
 		for p, b := range w.Result.Files {
@@ -79,59 +79,37 @@ type osCandidate struct {
 	priority int
 }
 
-type pkgKey struct{ path, key string }
+// pkgKey identifies one version of one package in one database file.
+type pkgKey struct{ path, key, version string }
 
-// history of one package in one database file: the versions it had, with the
-// layer where each version first appeared.
-type pkgHistory []struct {
-	version string
-	layer   int
-}
-
-// at returns the layer that introduced version v as seen from layer i.
-func (h pkgHistory) at(i int, v string) int {
-	for k := len(h) - 1; k >= 0; k-- {
-		if h[k].layer <= i && h[k].version == v {
-			return h[k].layer
-		}
-	}
-	return i
-}
-
-// introducedLayers tracks, for every package in every database file, the
-// layer where its current version first appeared: a layer that rewrites a
-// database keeps the introducing layer of packages whose version it did not
-// change.
-func introducedLayers(walked []*layer.Walked, indexes []*layer.Index) map[pkgKey]pkgHistory {
-	hist := map[pkgKey]pkgHistory{}
-	current := map[pkgKey]string{}
+// introducedLayers finds, for every package version in every database file,
+// the layer where it first appeared and stayed: a layer that rewrites a
+// database file keeps the introducing layer of the package versions it still
+// lists, and a version that disappears and comes back later is introduced
+// again. The map is keyed by package version, so a lockfile that lists two
+// versions of one package keeps both apart.
+func introducedLayers(walked []*layer.Walked, indexes []*layer.Index) map[pkgKey]int {
+	start := map[pkgKey]int{}
 	for i, w := range walked {
 		if w == nil {
 			continue
 		}
-		rewritten := map[string]bool{}
 		present := map[pkgKey]bool{}
 		for _, p := range w.Result.Packages {
-			rewritten[p.Path] = true
-			k := pkgKey{p.Path, p.Key()}
-			present[k] = true
-			if v, ok := current[k]; !ok || v != p.Version {
-				current[k] = p.Version
-				hist[k] = append(hist[k], struct {
-					version string
-					layer   int
-				}{p.Version, i})
+			present[pkgKey{p.Path, p.Key(), p.Version}] = true
+		}
+		for k := range start {
+			if !present[k] && indexes[i].Has(k.path) {
+				delete(start, k)
 			}
 		}
-		// A package missing from a rewritten database was removed; if it
-		// comes back later it is introduced again.
-		for k := range current {
-			if (rewritten[k.path] || indexes[i].Has(k.path)) && !present[k] {
-				delete(current, k)
+		for k := range present {
+			if _, ok := start[k]; !ok {
+				start[k] = i
 			}
 		}
 	}
-	return hist
+	return start
 }
 
 // dedupePackages merges packages with the same purl found at several paths
