@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
@@ -303,7 +305,9 @@ func newVulnerability(f model.Finding) cdx.Vulnerability {
 	}
 	var adv []cdx.Advisory
 	for _, u := range f.References {
-		adv = append(adv, cdx.Advisory{URL: u})
+		if webURL(u) {
+			adv = append(adv, cdx.Advisory{URL: u})
+		}
 	}
 	if len(adv) > 0 {
 		v.Advisories = &adv
@@ -342,10 +346,21 @@ var vulnSources = []struct{ prefix, name, url string }{
 func vulnSource(id string) *cdx.Source {
 	for _, s := range vulnSources {
 		if strings.HasPrefix(id, s.prefix) {
-			return &cdx.Source{Name: s.name, URL: s.url + id}
+			return &cdx.Source{Name: s.name, URL: s.url + url.PathEscape(id)}
 		}
 	}
-	return &cdx.Source{Name: "OSV", URL: "https://osv.dev/vulnerability/" + id}
+	return &cdx.Source{Name: "OSV", URL: "https://osv.dev/vulnerability/" + url.PathEscape(id)}
+}
+
+// webURL reports whether s is a plain absolute http(s) URL, as advisories
+// must be (no spaces, controls or backslashes; a host name, not an IPv6
+// address).
+func webURL(s string) bool {
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' || r == utf8.RuneError }) {
+		return false
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Hostname() != "" && !strings.Contains(u.Hostname(), ":")
 }
 
 func cdxSeverity(s model.Severity) cdx.Severity {

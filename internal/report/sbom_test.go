@@ -358,3 +358,53 @@ func TestSchemasRejectBrokenSBOMs(t *testing.T) {
 		t.Error("CycloneDX schema accepted an unknown license id")
 	}
 }
+
+// FuzzSBOMWriters writes SBOMs of images whose names, packages, licenses and
+// findings hold arbitrary strings (all of which come from the image): both
+// must stay valid against their schemas.
+func FuzzSBOMWriters(f *testing.F) {
+	f.Add("registry.example.com/a/b:1", "libssl3", "3.0.11-1~deb12u2", "pkg:deb/debian/libssl3@3.0.11-1~deb12u2", "GPL-2.0+ OR MIT", "CVE-2024-1")
+	f.Add("", "@scope/name", "", "", "Artistic or GPL-1+", "")
+	f.Add("x@sha256:zz", "名前\x00\xff", "(devel)", "pkg:npm/%40scope/name", "(", "GHSA-xxxx")
+	f.Fuzz(func(t *testing.T, image, name, version, purl, license, vulnID string) {
+		r := &Report{SchemaVersion: SchemaVersion, Tool: Tool{Name: "customs", Version: "dev"},
+			Artifact: Artifact{Input: image, Source: "registry", Name: image, Digest: "sha256:" + strings.Repeat("0", 64),
+				OS: &model.OS{Family: name, Version: version}},
+			Packages: []model.Package{
+				{Name: name, Version: version, Type: model.TypeNPM, PURL: purl, Path: name, Licenses: []string{license}},
+				{Name: name, Version: version, Type: model.TypeNPM, PURL: purl, Path: version, Licenses: []string{license, license}},
+			},
+			Findings: []model.Finding{{Class: model.ClassVulnerability, ID: vulnID, Severity: model.Severity(license),
+				Package: &model.PackageRef{Name: name, Version: version, Type: model.TypeNPM, PURL: purl}, FixedVersion: version,
+				Aliases: []string{name}, References: []string{purl}, Extra: map[string]string{ExtraCVSSScore: version, ExtraCVSSVector: license}}},
+		}
+		r.Summarize()
+		for format, url := range map[string]string{"cyclonedx": schematest.CycloneDXURL, "spdx": schematest.SPDXURL} {
+			var buf bytes.Buffer
+			if err := Write(&buf, format, r); err != nil {
+				t.Fatalf("%s: %v", format, err)
+			}
+			if err := schematest.Check(url, buf.Bytes()); err != nil {
+				t.Fatalf("%s: %v", format, err)
+			}
+		}
+	})
+}
+
+func TestAdvisoryURLs(t *testing.T) {
+	for s, want := range map[string]bool{
+		"https://www.debian.org/security/2023/dsa-5514": true,
+		"http://example.com/a?b=c#d":                    true,
+		"%":                                             false,
+		"ftp://example.com/x":                           false,
+		"https://example.com/a b":                       false,
+		`https://example.com\a`:                         false,
+		"https://[::1]/x":                               false,
+		"https://example.com/\xff":                      false,
+		"/relative":                                     false,
+	} {
+		if got := webURL(s); got != want {
+			t.Errorf("webURL(%q) = %v", s, got)
+		}
+	}
+}
