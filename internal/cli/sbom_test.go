@@ -175,8 +175,10 @@ func TestSBOMCommand(t *testing.T) {
 	}
 
 	// Both carry the purls of the JSON report of the same image.
+	jsonOut := run(t, append([]string{"image", "--format", "json", "--scanners", "package"}, common...)...)
+	schematest.Validate(t, schematest.ReportURL, jsonOut)
 	var rep report.Report
-	if err := json.Unmarshal(run(t, append([]string{"image", "--format", "json", "--scanners", "package"}, common...)...), &rep); err != nil {
+	if err := json.Unmarshal(jsonOut, &rep); err != nil {
 		t.Fatal(err)
 	}
 	var repPURLs []string
@@ -220,8 +222,9 @@ func TestImageCycloneDXVulnerabilities(t *testing.T) {
 	if err := p.AppendImage(img); err != nil {
 		t.Fatal(err)
 	}
-	out := run(t, "image", dir, "--no-cache", "--quiet", "--platform", "linux/amd64", "--scanners", "vuln",
-		"--db-dir", "builtin:sample", "--format", "cyclonedx")
+	args := []string{"image", dir, "--no-cache", "--quiet", "--platform", "linux/amd64", "--db-dir", "builtin:sample"}
+	schematest.Validate(t, schematest.ReportURL, run(t, append(args, "--format", "json")...))
+	out := run(t, append(args, "--scanners", "vuln", "--format", "cyclonedx")...)
 	schematest.Validate(t, schematest.CycloneDXURL, out)
 	var bom cdx.BOM
 	if err := cdx.NewBOMDecoder(bytes.NewReader(out), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
