@@ -235,8 +235,8 @@ func parseScanners(names []string, sbomOnly bool) (map[string]bool, error) {
 		}
 		set[n] = true
 	}
-	if set[all.ScannerVuln] {
-		set[all.ScannerPackage] = true // vulnerabilities need the inventory
+	if set[all.ScannerVuln] || set[all.ScannerConfig] {
+		set[all.ScannerPackage] = true // vulnerabilities and installed-server checks need the inventory
 	}
 	return set, nil
 }
