@@ -41,7 +41,8 @@ type Hit struct {
 // Detector finds secrets in text with gitleaks' rules and customs' own. It
 // is safe for concurrent use.
 type Detector struct {
-	d *detect.Detector
+	d   *detect.Detector
+	pre *prefilter
 	// pathAllow holds the path allowlists of a user configuration.
 	pathAllow []*config.Allowlist
 }
@@ -154,7 +155,14 @@ func LoadDetector(path string) (*Detector, error) {
 		}
 		merge(&cfg, user)
 	}
-	d := &Detector{d: detect.NewDetector(cfg), pathAllow: pathAllow}
+	kw := map[string][]string{}
+	for id, r := range cfg.Rules {
+		if r.Regex != nil {
+			kw[id] = r.Keywords
+		}
+	}
+	words, needAll := keywordsOf(kw)
+	d := &Detector{d: detect.NewDetector(cfg), pre: newPrefilter(words, needAll), pathAllow: pathAllow}
 	d.d.MaxDecodeDepth = 0
 	detByCfg[text] = d
 	return d, nil
@@ -209,6 +217,20 @@ func (d *Detector) PathAllowed(path string) bool {
 // Scan returns the secrets in text; path (which may be empty) names the
 // file for rules that apply to some paths only.
 func (d *Detector) Scan(path, text string) []Hit {
+	return d.scan(path, text)
+}
+
+// ScanBytes is Scan for bytes: only the lines near a rule keyword are
+// handed to the rules.
+func (d *Detector) ScanBytes(path string, b []byte) []Hit {
+	reduced, ok := d.pre.reduce(b)
+	if !ok {
+		return nil
+	}
+	return d.scan(path, string(reduced))
+}
+
+func (d *Detector) scan(path, text string) []Hit {
 	fs := d.d.Detect(detect.Fragment{Raw: text, FilePath: path})
 	out := make([]Hit, 0, len(fs))
 	for _, f := range fs {

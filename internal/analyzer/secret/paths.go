@@ -16,11 +16,15 @@ var skipDirs = []string{
 	"site-packages/", "dist-packages/",
 }
 
-// skipPrefixes are distribution-owned trees (from the image root).
+// skipPrefixes are distribution-owned trees (from the image root):
+// documentation, locale data, package databases, interpreters' standard
+// libraries and public keyrings.
 var skipPrefixes = []string{
 	"usr/share/doc/", "usr/share/man/", "usr/share/info/", "usr/share/locale/", "usr/share/i18n/",
 	"usr/share/zoneinfo/", "usr/share/common-licenses/", "usr/share/mime/", "usr/share/perl/", "usr/share/perl5/",
-	"usr/include/", "usr/lib/python3/", "usr/share/X11/locale/", "usr/share/terminfo/",
+	"usr/include/", "usr/lib/python2", "usr/lib/python3", "usr/share/X11/locale/", "usr/share/terminfo/",
+	"usr/lib/x86_64-linux-gnu/perl", "usr/lib/aarch64-linux-gnu/perl", "usr/lib/perl5/", "usr/lib/ruby/", "usr/lib/jvm/",
+	"usr/share/gcc/", "usr/share/javascript/", "usr/share/bash-completion/", "usr/share/keyrings/", "etc/apt/trusted.gpg.d/",
 	"var/lib/dpkg/", "var/lib/apt/lists/", "var/cache/debconf/", "var/cache/apt/", "var/lib/rpm/", "lib/apk/db/",
 	"proc/", "sys/", "dev/",
 }

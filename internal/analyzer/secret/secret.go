@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
-	"unsafe"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
@@ -104,10 +103,7 @@ func (a *Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Re
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Content is only valid during this call and Scan copies what it keeps,
-	// so the bytes need no copy.
-	text := unsafe.String(unsafe.SliceData(f.Content), len(f.Content))
-	for _, h := range a.det.Scan(f.Path, text) {
+	for _, h := range a.det.ScanBytes(f.Path, f.Content) {
 		if covered[h.Line] {
 			continue
 		}
