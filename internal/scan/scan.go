@@ -11,8 +11,6 @@ import (
 	"io"
 	"runtime"
 	"sort"
-	"strings"
-	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -84,20 +82,17 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 			missing++
 		}
 	}
-	var layerErrs []error
-	var mu sync.Mutex
-	fail := func(i int, err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		layerErrs = append(layerErrs, fmt.Errorf("layer %d: %w", i, err))
-	}
+	// errs[i] says why layer i could not be read completely; streamErr
+	// why an export stream broke off (which layer it was in is unknown).
+	errs := make([]error, n)
+	var streamErr error
 	if missing > 0 {
 		var err error
 		switch s := img.(type) {
 		case source.RandomAccess:
-			err = runRandom(ctx, s, walked, keys, opt, fail)
+			err = runRandom(ctx, s, walked, keys, errs, opt)
 		case source.Streaming:
-			err = runStream(ctx, s, walked, keys, opt, fail)
+			streamErr, err = runStream(ctx, s, walked, keys, opt)
 		default:
 			err = fmt.Errorf("source %s cannot read layers", meta.Kind)
 		}
@@ -106,10 +101,21 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 		}
 	}
 	res := merge(meta, walked)
+	var layerErrs []error
 	for i, w := range walked {
-		if w == nil {
-			fail(i, errors.New("layer missing from the image"))
+		err := errs[i]
+		switch {
+		case w == nil && err == nil && streamErr != nil:
+			err = streamErr
+			res.Findings = append(res.Findings, layerFinding(meta, i, classOf(err), "layer-unreadable", "layer could not be read: "+err.Error()))
+		case w == nil && err == nil:
+			err = errors.New("layer missing from the image")
 			res.Findings = append(res.Findings, layerFinding(meta, i, model.ClassIntegrity, "layer-missing", "layer named by the image configuration is missing from the image"))
+		case err != nil:
+			res.Findings = append(res.Findings, layerFinding(meta, i, classOf(err), "layer-unreadable", "layer could not be read completely: "+err.Error()))
+		}
+		if err != nil {
+			layerErrs = append(layerErrs, fmt.Errorf("layer %d: %w", i, err))
 		}
 	}
 	if err := runImageAnalyzers(ctx, res, opt.ImageAnalyzers); err != nil {
@@ -128,8 +134,10 @@ func (o Options) progress(e Event) {
 	}
 }
 
-func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Walked, keys []string, opt Options, fail func(int, error)) error {
-	meta := img.Meta()
+// runRandom walks the uncached layers of img in parallel. A layer that
+// cannot be read completely keeps what was gathered, is not cached, and its
+// error goes to errs.
+func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Walked, keys []string, errs []error, opt Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opt.Parallel)
 	for i := range walked {
@@ -138,29 +146,14 @@ func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Wal
 		}
 		g.Go(func() error {
 			opt.progress(Event{Layer: i, Total: len(walked)})
-			rc, err := img.OpenLayer(gctx, i)
-			if err != nil {
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				fail(i, err)
-				return nil
+			w, err := walkLayer(gctx, img, i, opt)
+			if gctx.Err() != nil {
+				return gctx.Err()
 			}
-			defer rc.Close()
-			w, err := layer.Walk(gctx, rc, opt.Analyzers, opt.Limits)
-			walked[i] = w
+			walked[i], errs[i] = w, err
 			if err == nil {
-				err = checkDiffID(meta.Layers[i].DiffID, w.DiffID)
+				store(opt.Cache, keys[i], w)
 			}
-			if err != nil {
-				if gctx.Err() != nil {
-					return gctx.Err()
-				}
-				fail(i, err)
-				w.Result.Findings = append(w.Result.Findings, layerFinding(meta, i, classOf(err), "layer-unreadable", "layer could not be read completely: "+err.Error()))
-				return nil
-			}
-			store(opt.Cache, keys[i], w)
 			opt.progress(Event{Layer: i, Total: len(walked), Done: true})
 			return nil
 		})
@@ -168,10 +161,30 @@ func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Wal
 	return g.Wait()
 }
 
-func runStream(ctx context.Context, img source.Streaming, walked []*layer.Walked, keys []string, opt Options, fail func(int, error)) error {
-	meta := img.Meta()
+func walkLayer(ctx context.Context, img source.RandomAccess, i int, opt Options) (*layer.Walked, error) {
+	rc, err := img.OpenLayer(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	w, err := layer.Walk(ctx, rc, opt.Analyzers, opt.Limits)
+	if err == nil {
+		return w, checkDiffID(img.Meta().Layers[i].DiffID, w.DiffID)
+	}
+	// A corrupt stream may be a tampered blob: read it to the end so its
+	// digest is checked, and say so when that fails.
+	if verr := drain(rc, opt.Limits.WithDefaults().MaxLayerBytes); errors.Is(verr, source.ErrDigestMismatch) {
+		err = fmt.Errorf("%w (%w)", verr, err)
+	}
+	return w, err
+}
+
+// runStream walks every layer of an export stream in the order it holds
+// them, identifying each by its diff ID. It returns the error that broke
+// the stream off, if any, apart from a failure of the scan itself.
+func runStream(ctx context.Context, img source.Streaming, walked []*layer.Walked, keys []string, opt Options) (error, error) {
 	byDiffID := map[string]int{}
-	for i, l := range meta.Layers {
+	for i, l := range img.Meta().Layers {
 		byDiffID[l.DiffID] = i
 	}
 	seen := 0
@@ -193,13 +206,10 @@ func runStream(ctx context.Context, img source.Streaming, walked []*layer.Walked
 		opt.progress(Event{Layer: i, Total: len(walked), Done: true})
 		return nil
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		fail(seen-1, err)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
-	return nil
+	return err, nil
 }
 
 func store(c *cache.Dir, key string, w *layer.Walked) {
@@ -224,10 +234,17 @@ func (e *DigestError) Error() string {
 
 func classOf(err error) model.Class {
 	var de *DigestError
-	if errors.As(err, &de) || strings.Contains(err.Error(), "checksum") || strings.Contains(err.Error(), "digest") {
+	if errors.As(err, &de) || errors.Is(err, source.ErrDigestMismatch) {
 		return model.ClassIntegrity
 	}
 	return model.ClassArchive
+}
+
+// drain reads the rest of a layer blob, at most limit bytes, so that a
+// verifying reader checks its digest.
+func drain(r io.Reader, limit int64) error {
+	_, err := io.Copy(io.Discard, io.LimitReader(r, limit))
+	return err
 }
 
 func layerFinding(meta *source.Meta, i int, class model.Class, id, title string) model.Finding {

@@ -73,10 +73,10 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 	v.n += int64(n)
 	if err == io.EOF {
 		if v.size >= 0 && v.n != v.size {
-			return n, fmt.Errorf("blob %s: read %d bytes, the manifest says %d (digest cannot match)", v.want, v.n, v.size)
+			return n, fmt.Errorf("blob %s: read %d bytes, the manifest says %d: %w", v.want, v.n, v.size, ErrDigestMismatch)
 		}
 		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want.Hex {
-			return n, fmt.Errorf("blob %s: content digest is sha256:%s, not the digest its manifest names", v.want, got)
+			return n, fmt.Errorf("blob %s: content is sha256:%s: %w", v.want, got, ErrDigestMismatch)
 		}
 	}
 	return n, err

@@ -6,6 +6,7 @@ package source
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -79,3 +80,8 @@ type Streaming interface {
 	// caller identifies each layer by hashing its uncompressed bytes.
 	StreamLayers(ctx context.Context, fn func(r io.Reader) error) error
 }
+
+// ErrDigestMismatch marks a blob whose bytes are not those its digest names:
+// a tampering proxy or a corrupted store. Readers returned by OpenLayer and
+// StreamLayers wrap it when verification fails at the end of a blob.
+var ErrDigestMismatch = errors.New("content does not match its digest")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -56,7 +57,29 @@ func (v *v1Image) Close() error { return v.close() }
 func (v *v1Image) OpenLayer(_ context.Context, i int) (io.ReadCloser, error) {
 	rc, err := v.layers[i].Compressed()
 	if err != nil {
-		return nil, fmt.Errorf("opening layer %s: %w", v.meta.Layers[i].Digest, err)
+		return nil, markMismatch(fmt.Errorf("opening layer %s: %w", v.meta.Layers[i].Digest, err))
 	}
-	return rc, nil
+	return checksumErrors{rc}, nil
+}
+
+// checksumErrors marks go-containerregistry's verification failures as
+// ErrDigestMismatch.
+type checksumErrors struct{ io.ReadCloser }
+
+func (c checksumErrors) Read(p []byte) (int, error) {
+	n, err := c.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = markMismatch(err)
+	}
+	return n, err
+}
+
+// markMismatch wraps ErrDigestMismatch around go-containerregistry's errors
+// for a blob whose digest ("error verifying sha256 checksum") or size
+// ("does not match expected size") is not the manifest's.
+func markMismatch(err error) error {
+	if msg := err.Error(); strings.Contains(msg, "checksum") || strings.Contains(msg, "does not match expected size") {
+		return fmt.Errorf("%w: %w", ErrDigestMismatch, err)
+	}
+	return err
 }
