@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -220,13 +221,22 @@ func (d *DB) eachRecord(ctx context.Context, fn func(source, id string, data []b
 	return rows.Err()
 }
 
+// Flate state is large; pooling it keeps import and lookup from
+// allocating it per record.
+var (
+	writers = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestSpeed); return w }}
+	readers = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+)
+
 func encodeRecord(r *Record) ([]byte, error) {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	zw, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	zw := writers.Get().(*flate.Writer)
+	defer writers.Put(zw)
+	zw.Reset(&buf)
 	zw.Write(raw)
 	if err := zw.Close(); err != nil {
 		return nil, err
@@ -235,8 +245,11 @@ func encodeRecord(r *Record) ([]byte, error) {
 }
 
 func inflate(data []byte) ([]byte, error) {
-	zr := flate.NewReader(bytes.NewReader(data))
-	defer zr.Close()
+	zr := readers.Get().(io.ReadCloser)
+	defer readers.Put(zr)
+	if err := zr.(flate.Resetter).Reset(bytes.NewReader(data), nil); err != nil {
+		return nil, err
+	}
 	raw, err := io.ReadAll(io.LimitReader(zr, MaxRecordBytes+1))
 	if err != nil {
 		return nil, err
