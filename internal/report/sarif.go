@@ -252,4 +252,3 @@ func imageURI(r *Report) string {
 	}
 	return "image"
 }
-
