@@ -4,31 +4,36 @@
 // Linux 2023), under var/lib/rpm or usr/lib/sysimage/rpm.
 //
 // Image content never reaches the host's disk. SQLite databases are opened
-// read-only through an in-memory file system (modernc.org/sqlite/vfs) and
-// their package headers parsed here. Berkeley DB and NDB databases are read
-// with github.com/erikvarga/go-rpmdb, a maintained fork of
-// knqyf263/go-rpmdb; that library opens files by path only, so it is given
-// an anonymous in-memory file (memfd), which needs Linux.
+// read-only through an in-memory file system (modernc.org/sqlite/vfs).
+// Berkeley DB and NDB databases are read here, from the bytes in memory,
+// with every page or slot read at most once and every count bounded, so a
+// hostile database costs at most time and memory in proportion to its
+// size. Each format yields package header blobs, which ParseHeader reads.
 package rpm
 
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"path"
 	"strconv"
 	"strings"
 	"time"
-
-	rpmdb "github.com/erikvarga/go-rpmdb/pkg"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/purl"
 )
 
-// Timeout bounds the reading of one database, so that a hostile one (a
-// loop of overflow pages) cannot hold the scan.
+// Timeout bounds the reading of one database.
 const Timeout = time.Minute
+
+// Limits on what one database may hold.
+const (
+	maxPackages = 100_000
+	maxBlob     = 64 << 20
+)
 
 // dirs hold the rpm database.
 var dirs = []string{"var/lib/rpm", "usr/lib/sysimage/rpm"}
@@ -62,7 +67,7 @@ func New() *Analyzer { return &Analyzer{} }
 func (*Analyzer) Name() string { return "rpm" }
 
 // Version implements analyzer.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+func (*Analyzer) Version() int { return 2 }
 
 // Need implements analyzer.Analyzer.
 func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
@@ -73,7 +78,9 @@ func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 }
 
 // Analyze implements analyzer.Analyzer. Public keys that rpm keeps as
-// gpg-pubkey pseudo-packages are not software and are left out.
+// gpg-pubkey pseudo-packages are not software and are left out. The
+// packages of a damaged database that could be read are kept, with a
+// warning.
 func (*Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Result) error {
 	if f.Truncated {
 		r.Warn(f.Path, "rpm database larger than the per-file limit; not read")
@@ -83,50 +90,72 @@ func (*Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Resu
 		return nil
 	}
 	pkgs, err := Read(ctx, f.Content)
-	if err != nil {
-		r.Warn(f.Path, "rpm database: "+err.Error())
-		return nil
-	}
 	for _, p := range pkgs {
 		if p.Name == "gpg-pubkey" {
 			continue
 		}
 		r.Packages = append(r.Packages, toPackage(p, f.Path))
 	}
+	if err != nil {
+		r.Warn(f.Path, "rpm database: "+err.Error())
+	}
 	return nil
 }
 
 // Read lists the packages of an rpm database held in b, in any of the
-// three formats.
+// three formats. When the database is damaged it returns the packages it
+// could read and an error describing the damage.
 func Read(ctx context.Context, b []byte) ([]Info, error) {
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	if bytes.HasPrefix(b, []byte(sqliteMagic)) {
-		return readSQLite(ctx, b)
+	var blobs [][]byte
+	var probs problems
+	switch {
+	case bytes.HasPrefix(b, []byte(sqliteMagic)):
+		blobs = sqliteBlobs(ctx, b, &probs)
+	case isNDB(b):
+		blobs = ndbBlobs(ctx, b, &probs)
+	case isBDB(b):
+		blobs = bdbBlobs(ctx, b, &probs)
+	default:
+		return nil, errors.New("not a Berkeley DB, NDB or SQLite database")
 	}
-	// Berkeley DB or NDB: go-rpmdb only opens paths. It is never given a
-	// SQLite database, which it would open through SQLite's own file
-	// handling.
-	p, done, err := memoryFile(b)
-	if err != nil {
-		return nil, err
+	out := make([]Info, 0, len(blobs))
+	for i, blob := range blobs {
+		info, err := ParseHeader(blob)
+		if err != nil {
+			probs.add(fmt.Errorf("header %d: %w", i+1, err))
+			continue
+		}
+		out = append(out, info)
 	}
-	defer done()
-	db, err := rpmdb.Open(p)
-	if err != nil {
-		return nil, err
+	return out, probs.err()
+}
+
+// problems keeps the first of the problems met while reading a database
+// goes on, and counts the others.
+type problems struct {
+	first error
+	n     int
+}
+
+// add records err, if not nil.
+func (p *problems) add(err error) {
+	if err == nil {
+		return
 	}
-	defer db.Close()
-	pkgs, err := db.ListPackagesWithContext(ctx)
-	if err != nil {
-		return nil, err
+	if p.first == nil {
+		p.first = err
 	}
-	out := make([]Info, 0, len(pkgs))
-	for _, p := range pkgs {
-		out = append(out, Info{Name: p.Name, Version: p.Version, Release: p.Release, Arch: p.Arch, Epoch: p.EpochNum(),
-			SourceRPM: p.SourceRpm, License: p.License, Vendor: p.Vendor, Modular: p.Modularitylabel})
+	p.n++
+}
+
+// err summarizes the problems, or is nil when there were none.
+func (p *problems) err() error {
+	if p.n > 1 {
+		return fmt.Errorf("%w (and %d more problems)", p.first, p.n-1)
 	}
-	return out, nil
+	return p.first
 }
 
 func toPackage(p Info, dbPath string) model.Package {

@@ -13,10 +13,11 @@ import (
 // sqliteMagic starts every SQLite database file.
 const sqliteMagic = "SQLite format 3\x00"
 
-// readSQLite lists the packages of an rpmdb.sqlite held in b. The database
-// is opened read-only and immutable through an in-memory file system, so
-// SQLite neither touches the host's disk nor looks for -wal or -shm files.
-func readSQLite(ctx context.Context, b []byte) ([]Info, error) {
+// sqliteBlobs returns the header blobs of an rpmdb.sqlite held in b. The
+// database is opened read-only and immutable through an in-memory file
+// system, so SQLite neither touches the host's disk nor looks for -wal or
+// -shm files.
+func sqliteBlobs(ctx context.Context, b []byte, probs *problems) [][]byte {
 	if len(b) > 20 && (b[18] == 2 || b[19] == 2) {
 		// A WAL-mode database: read it as a rollback-journal one (rpm
 		// checkpoints the WAL when it closes the database).
@@ -25,30 +26,35 @@ func readSQLite(ctx context.Context, b []byte) ([]Info, error) {
 	}
 	name, fsys, err := vfs.New(fstest.MapFS{"rpmdb.sqlite": {Data: b}})
 	if err != nil {
-		return nil, fmt.Errorf("in-memory sqlite: %w", err)
+		probs.add(fmt.Errorf("in-memory sqlite: %w", err))
+		return nil
 	}
 	defer fsys.Close()
 	db, err := sql.Open("sqlite", "file:rpmdb.sqlite?mode=ro&immutable=1&vfs="+name)
 	if err != nil {
-		return nil, err
+		probs.add(err)
+		return nil
 	}
 	defer db.Close()
 	rows, err := db.QueryContext(ctx, "SELECT blob FROM Packages")
 	if err != nil {
-		return nil, err
+		probs.add(err)
+		return nil
 	}
 	defer rows.Close()
-	var out []Info
+	var blobs [][]byte
 	for rows.Next() {
+		if len(blobs) == maxPackages {
+			probs.add(fmt.Errorf("more than %d packages", maxPackages))
+			break
+		}
 		var blob []byte
 		if err := rows.Scan(&blob); err != nil {
-			return out, err
+			probs.add(err)
+			break
 		}
-		info, err := ParseHeader(blob)
-		if err != nil {
-			return out, fmt.Errorf("package %d: %w", len(out)+1, err)
-		}
-		out = append(out, info)
+		blobs = append(blobs, blob)
 	}
-	return out, rows.Err()
+	probs.add(rows.Err())
+	return blobs
 }
