@@ -139,7 +139,7 @@ func bdbBlobs(ctx context.Context, b []byte, probs *problems) [][]byte {
 		return nil
 	}
 	var blobs [][]byte
-	for bucket := uint32(0); bucket <= db.maxBucket && !db.full; bucket++ {
+	for bucket := uint32(0); bucket <= db.maxBucket && !db.full && !probs.tooMany(); bucket++ {
 		if err := ctx.Err(); err != nil {
 			probs.add(err)
 			break
@@ -149,7 +149,7 @@ func bdbBlobs(ctx context.Context, b []byte, probs *problems) [][]byte {
 			probs.add(err)
 			continue
 		}
-		for pg != 0 && !db.full {
+		for pg != 0 && !db.full && !probs.tooMany() {
 			p, err := db.page(pg)
 			if err != nil {
 				probs.add(fmt.Errorf("bucket %d: %w", bucket, err))
@@ -177,7 +177,7 @@ func (db *bdb) hashItems(p []byte, blobs [][]byte, probs *problems) [][]byte {
 		return blobs
 	}
 	offset := func(i int) int { return int(db.order.Uint16(p[bdbPageHeader+2*i:])) }
-	for i := 0; i+1 < n; i += 2 {
+	for i := 0; i+1 < n && !probs.tooMany(); i += 2 {
 		koff, voff := offset(i), offset(i+1)
 		kend := len(p)
 		if i > 0 {

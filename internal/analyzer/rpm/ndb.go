@@ -69,6 +69,10 @@ func ndbBlobs(ctx context.Context, b []byte, probs *problems) [][]byte {
 	end := first
 	pkgs := map[uint32]bool{}
 	for _, s := range byOffset {
+		if probs.tooMany() {
+			s.bad = true
+			continue
+		}
 		switch {
 		case uint64(s.off) < end:
 			probs.add(fmt.Errorf("slot %d: blocks %d+%d overlap another blob or the slots", s.no, s.off, s.count))
@@ -89,6 +93,9 @@ func ndbBlobs(ctx context.Context, b []byte, probs *problems) [][]byte {
 		if s.bad {
 			continue
 		}
+		if probs.tooMany() {
+			break
+		}
 		if err := ctx.Err(); err != nil {
 			probs.add(err)
 			break
@@ -106,7 +113,7 @@ func ndbBlobs(ctx context.Context, b []byte, probs *problems) [][]byte {
 // ndbSlots lists the used slots of the slot pages p, at most maxPackages.
 func ndbSlots(p []byte, probs *problems) []ndbSlot {
 	var slots []ndbSlot
-	for o := ndbHeaderSize; o+ndbSlotSize <= len(p); o += ndbSlotSize {
+	for o := ndbHeaderSize; o+ndbSlotSize <= len(p) && !probs.tooMany(); o += ndbSlotSize {
 		e, no := p[o:o+ndbSlotSize], uint32(o/ndbSlotSize)
 		if string(e[:4]) != ndbSlotMagic {
 			probs.add(fmt.Errorf("slot %d: bad magic", no))

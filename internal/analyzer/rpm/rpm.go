@@ -33,6 +33,8 @@ const Timeout = time.Minute
 const (
 	maxPackages = 100_000
 	maxBlob     = 64 << 20
+	// maxProblems stops the reading of a database that is mostly damage.
+	maxProblems = 100
 )
 
 // dirs hold the rpm database.
@@ -122,6 +124,9 @@ func Read(ctx context.Context, b []byte) ([]Info, error) {
 	}
 	out := make([]Info, 0, len(blobs))
 	for i, blob := range blobs {
+		if probs.tooMany() {
+			break
+		}
 		info, err := ParseHeader(blob)
 		if err != nil {
 			probs.add(fmt.Errorf("header %d: %w", i+1, err))
@@ -133,7 +138,8 @@ func Read(ctx context.Context, b []byte) ([]Info, error) {
 }
 
 // problems keeps the first of the problems met while reading a database
-// goes on, and counts the others.
+// goes on, and counts the others. Readers stop at maxProblems, so the
+// errors made for a database that is mostly damage stay few.
 type problems struct {
 	first error
 	n     int
@@ -150,8 +156,14 @@ func (p *problems) add(err error) {
 	p.n++
 }
 
+// tooMany reports whether reading should stop.
+func (p *problems) tooMany() bool { return p.n >= maxProblems }
+
 // err summarizes the problems, or is nil when there were none.
 func (p *problems) err() error {
+	if p.tooMany() {
+		return fmt.Errorf("%w (and %d more problems; reading stopped)", p.first, p.n-1)
+	}
 	if p.n > 1 {
 		return fmt.Errorf("%w (and %d more problems)", p.first, p.n-1)
 	}
