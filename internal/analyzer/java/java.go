@@ -4,7 +4,8 @@
 // only. Each archive's META-INF/maven/<group>/<artifact>/pom.properties
 // name its artifacts (a shaded jar holds several); an archive without them
 // falls back to its MANIFEST.MF and file name, which name the artifact
-// less surely (metadata "java_source" says which was used).
+// less surely (metadata "java_source" says which was used: "pom.properties",
+// "manifest" or "filename").
 //
 // Hostile archives are bounded: nesting depth, members per image file,
 // bytes inflated per image file (zip bombs) and bytes held in memory at
@@ -52,7 +53,7 @@ func New() *Analyzer { return &Analyzer{} }
 func (*Analyzer) Name() string { return "java" }
 
 // Version implements analyzer.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+func (*Analyzer) Version() int { return 2 }
 
 func isArchive(name string) bool {
 	switch strings.ToLower(path.Ext(name)) {
@@ -153,8 +154,8 @@ func (s *scanner) archive(data []byte, name, inner string, depth int) {
 		}
 	}
 	if found == 0 {
-		if p, ok := fromManifest(manifest, name); ok {
-			s.add(p, inner, "manifest")
+		if p, source, ok := fromManifest(manifest, name); ok {
+			s.add(p, inner, source)
 		}
 	}
 	for _, f := range zr.File {
@@ -322,11 +323,14 @@ var fileVersionRe = regexp.MustCompile(`^(.+?)-(\d[\w.+\-]*)$`)
 // fromManifest names an archive that has no pom.properties: the artifact
 // and maybe the version from its file name ("bson-3.6.3.jar"), the version
 // from Implementation-Version or Bundle-Version, the group from the
-// bundle's symbolic name (org.mongodb.bson for bson) or Automatic-Module-
-// Name, else Implementation-Vendor-Id.
-func fromManifest(b []byte, fileName string) (model.Package, bool) {
+// bundle's symbolic name or Automatic-Module-Name when its last segment
+// ends the artifact (org.mongodb.bson for bson, org.mongodb.driver-core
+// for mongodb-driver-core), else Implementation-Vendor-Id. An archive with
+// a version but no group is named as old Maven projects were, group equal
+// to artifact, with source "filename".
+func fromManifest(b []byte, fileName string) (model.Package, string, bool) {
 	if b == nil {
-		return model.Package{}, false
+		return model.Package{}, "", false
 	}
 	m := manifest(b)
 	stem := strings.TrimSuffix(fileName, path.Ext(fileName))
@@ -343,13 +347,22 @@ func fromManifest(b []byte, fileName string) (model.Package, bool) {
 	for _, k := range []string{"Bundle-SymbolicName", "Automatic-Module-Name"} {
 		sym, _, _ := strings.Cut(m[k], ";")
 		sym = strings.TrimSpace(sym)
-		if g, ok := strings.CutSuffix(sym, "."+artifact); ok && g != "" {
-			group = g
+		i := strings.LastIndexByte(sym, '.')
+		if i <= 0 {
+			continue
+		}
+		if last := sym[i+1:]; artifact == last || strings.HasSuffix(artifact, "-"+last) {
+			group = sym[:i]
 			break
 		}
 	}
 	if group == "" {
 		group = m["Implementation-Vendor-Id"]
 	}
-	return newPackage(group, artifact, version)
+	if group == "" {
+		p, ok := newPackage(artifact, artifact, version)
+		return p, "filename", ok
+	}
+	p, ok := newPackage(group, artifact, version)
+	return p, "manifest", ok
 }

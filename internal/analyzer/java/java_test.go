@@ -98,18 +98,25 @@ func TestDebianJars(t *testing.T) {
 		t.Errorf("warnings %v", res.Warnings)
 	}
 	// Jars without pom.properties are named from their manifest: bson's
-	// Bundle-SymbolicName is org.mongodb.bson, Bundle-Version 3.6.3.
-	var bson bool
+	// Bundle-SymbolicName is org.mongodb.bson, mongodb-driver-core's
+	// org.mongodb.driver-core; mongodb-driver's manifest is empty, so only
+	// its file name names it.
+	want = []string{
+		"usr/share/java/bson-3.6.3.jar pkg:maven/org.mongodb/bson@3.6.3 manifest",
+		"usr/share/java/mongodb-driver-3.6.3.jar pkg:maven/mongodb-driver/mongodb-driver@3.6.3 filename",
+		"usr/share/java/mongodb-driver-core-3.6.3.jar pkg:maven/org.mongodb/mongodb-driver-core@3.6.3 manifest",
+	}
+	got := map[string]bool{}
 	for _, p := range res.Packages {
-		if p.PURL == "pkg:maven/org.mongodb/bson@3.6.3" && p.Path == "usr/share/java/bson-3.6.3.jar" && p.Metadata["java_source"] == "manifest" {
-			bson = true
-		}
+		got[p.Path+" "+p.PURL+" "+p.Metadata["java_source"]] = true
 		if p.Name == "org.apache.logging.log4j:log4j-core" && p.PURL != "pkg:maven/org.apache.logging.log4j/log4j-core@"+p.Version {
 			t.Errorf("purl %s", p.PURL)
 		}
 	}
-	if !bson {
-		t.Errorf("bson not named from its manifest: %v", found(res.Packages, "manifest"))
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("missing %s", w)
+		}
 	}
 }
 
