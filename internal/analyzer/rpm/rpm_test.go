@@ -1,7 +1,11 @@
 package rpm_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,6 +57,20 @@ func rows(pkgs []model.Package) []string {
 			srcVersion = v
 		}
 		out = append(out, strings.Join([]string{p.Name, p.Version, p.Arch, p.SourceName + "-" + srcVersion + ".src.rpm", strings.Join(p.Licenses, " ")}, "\t"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// infoRows prints packages as rpmQuery does, one row for each record.
+func infoRows(pkgs []rpm.Info) []string {
+	var out []string
+	for _, p := range pkgs {
+		version := p.Version + "-" + p.Release
+		if p.Epoch > 0 {
+			version = fmt.Sprint(p.Epoch) + ":" + version
+		}
+		out = append(out, strings.Join([]string{p.Name, version, p.Arch, p.SourceRPM, p.License}, "\t"))
 	}
 	sort.Strings(out)
 	return out
@@ -158,6 +176,108 @@ func TestBerkeleyDB(t *testing.T) {
 	want := rpmQuery(t, dir, "--define", "_db_backend bdb_ro")
 	res := testimage.Scan(t, testimage.Image(t, v1.Config{}, testimage.Layer(t, testimage.File("var/lib/rpm/Packages", string(b)))), []analyzer.Analyzer{rpm.New()})
 	same(t, "bdb", rows(res.Packages), want)
+}
+
+// exportHeaders lists the package headers of a database as rpmdb
+// --exportdb writes them: each header blob follows rpm's 8-byte header
+// magic.
+func exportHeaders(t *testing.T, dbpath string) [][]byte {
+	t.Helper()
+	out, err := exec.Command("rpmdb", "--exportdb", "--dbpath", dbpath).Output()
+	if err != nil {
+		t.Fatalf("rpmdb --exportdb: %v", err)
+	}
+	magic := []byte{0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0}
+	var blobs [][]byte
+	for len(out) > 0 {
+		if len(out) < 16 || !bytes.HasPrefix(out, magic) {
+			t.Fatalf("rpmdb --exportdb: no header magic at %x", out[:min(len(out), 8)])
+		}
+		n := 8 + 16*int(binary.BigEndian.Uint32(out[8:])) + int(binary.BigEndian.Uint32(out[12:]))
+		if len(out) < 8+n {
+			t.Fatal("rpmdb --exportdb: header cut short")
+		}
+		blobs = append(blobs, out[8:8+n])
+		out = out[8+n:]
+	}
+	return blobs
+}
+
+// loadPackages writes a Berkeley DB hash database in dir/Packages with
+// Berkeley DB's own db_load, laid out as rpm's: record 0 holds the next
+// package number, records 1 to n the headers (the given ones in turn),
+// keys in the database's byte order (lorder 1234 or 4321).
+func loadPackages(t *testing.T, dir string, headers [][]byte, n, pageSize int, lorder string) []byte {
+	t.Helper()
+	testimage.RequireTool(t, "db5.3_load")
+	var order binary.AppendByteOrder = binary.LittleEndian
+	if lorder == "4321" {
+		order = binary.BigEndian
+	}
+	var dump strings.Builder
+	fmt.Fprintf(&dump, "VERSION=3\nformat=bytevalue\ntype=hash\ndb_pagesize=%d\nHEADER=END\n", pageSize)
+	record := func(key uint32, value []byte) {
+		fmt.Fprintf(&dump, " %s\n %s\n", hex.EncodeToString(order.AppendUint32(nil, key)), hex.EncodeToString(value))
+	}
+	record(0, order.AppendUint32(nil, uint32(n+1)))
+	for i := 1; i <= n; i++ {
+		record(uint32(i), headers[i%len(headers)])
+	}
+	dump.WriteString("DATA=END\n")
+	p := filepath.Join(dir, "Packages")
+	cmd := exec.Command("db5.3_load", "-c", "db_lorder="+lorder, p)
+	cmd.Stdin = strings.NewReader(dump.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("db_load: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBerkeleyDBLoaded reads Berkeley DB databases that Berkeley DB itself
+// wrote, in both byte orders and with small and large pages, holding
+// headers of packages that rpmbuild built and rpm installed, and compares
+// each record with rpm's read-only bdb backend reading the same files.
+// With 512-byte pages every header spans several overflow pages and the
+// records fill many hash buckets.
+func TestBerkeleyDBLoaded(t *testing.T) {
+	testimage.RequireTool(t, "rpm")
+	top := t.TempDir()
+	rpms := []string{
+		buildRPM(t, top, "customs-bdb-one", "", "1.0", "1.el7", "MIT"),
+		buildRPM(t, top, "customs-bdb-two", "3", "2.5.1", "7.el8", "GPL-2.0-only"),
+		buildRPM(t, top, "customs-bdb-three", "", "0.1", "0.rc1.el8", "BSD-3-Clause"),
+	}
+	db := t.TempDir()
+	if out, err := exec.Command("rpm", "--initdb", "--dbpath", db).CombinedOutput(); err != nil {
+		t.Fatalf("rpm --initdb: %v\n%s", err, out)
+	}
+	rpmInstall(t, db, append([]string{"-i"}, rpms...)...)
+	headers := exportHeaders(t, db)
+	if len(headers) != len(rpms) {
+		t.Fatalf("%d headers exported, want %d", len(headers), len(rpms))
+	}
+	const records = 300
+	for _, c := range []struct {
+		pageSize int
+		lorder   string
+	}{{512, "1234"}, {512, "4321"}, {4096, "4321"}, {65536, "1234"}} {
+		name := fmt.Sprintf("%d-byte pages, lorder %s", c.pageSize, c.lorder)
+		dir := t.TempDir()
+		b := loadPackages(t, dir, headers, records, c.pageSize, c.lorder)
+		want := rpmQuery(t, dir, "--define", "_db_backend bdb_ro")
+		if len(want) != records {
+			t.Fatalf("%s: rpm lists %d packages, want %d", name, len(want), records)
+		}
+		pkgs, err := rpm.Read(context.Background(), b)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		same(t, name, infoRows(pkgs), want)
+	}
 }
 
 // TestNDB reads SUSE's NDB database; Debian's rpm cannot, so the expected
