@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/customs-scanner/customs/internal/analyzer/all"
+	"github.com/customs-scanner/customs/internal/analyzer/malware"
 	"github.com/customs-scanner/customs/internal/cache"
 	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/layer"
@@ -41,6 +42,8 @@ type imageFlags struct {
 	// showSecrets and secretConfig configure the secret scanner.
 	showSecrets  bool
 	secretConfig string
+	// malware names the malware detection sources besides the built-in rules.
+	malware malware.Sources
 }
 
 func newImageCmd(stdout, stderr io.Writer, sbom bool) *cobra.Command {
@@ -106,6 +109,9 @@ REF is what you have:
 		fl.IntVar(&f.maxImageAge, "max-image-age", check.DefaultMaxImageAgeDays, "days after which an image counts as old (image-age check); negative disables")
 		fl.BoolVar(&f.showSecrets, "show-secrets", false, "show secrets and cracked passwords in findings instead of redacting them")
 		fl.StringVar(&f.secretConfig, "secret-config", "", "gitleaks-format TOML file with more secret rules and allowlists (paths, regexes)")
+		fl.StringVar(&f.malware.ClamAVDB, "clamav-db", "", "directory of ClamAV databases (.cvd, .cld, .hdb, .hsb, .mdb, .msb, .ndb, .ldb, ...) to match every file against")
+		fl.StringVar(&f.malware.Clamd, "clamd", "", "clamd to stream every file to: unix:///path/clamd.ctl or tcp://host:3310")
+		fl.StringVar(&f.malware.YARARules, "yara-rules", "", "YARA rule file, or directory of .yar/.yara files, to match every file against")
 	}
 	return cmd
 }
@@ -152,6 +158,16 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 	}
 	cfg := all.Config{Scanners: scanners, SkipChecks: skip, MaxImageAgeDays: f.maxImageAge,
 		ShowSecrets: f.showSecrets, SecretConfig: f.secretConfig}
+	if !f.sbomsOnly && (len(scanners) == 0 || scanners[all.ScannerMalware]) {
+		if cfg.Malware, err = malware.Open(ctx, f.malware); err != nil {
+			return &exitError{ExitError, err}
+		}
+		if !f.quiet {
+			for _, n := range cfg.Malware.Notes() {
+				fmt.Fprintln(stderr, "warning:", n)
+			}
+		}
+	}
 	layerAnalyzers, err := all.Layer(cfg)
 	if err != nil {
 		return &exitError{ExitError, err}

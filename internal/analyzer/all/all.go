@@ -11,6 +11,7 @@ import (
 	"github.com/customs-scanner/customs/internal/analyzer/gobinary"
 	"github.com/customs-scanner/customs/internal/analyzer/imagesecret"
 	"github.com/customs-scanner/customs/internal/analyzer/java"
+	"github.com/customs-scanner/customs/internal/analyzer/malware"
 	"github.com/customs-scanner/customs/internal/analyzer/npm"
 	"github.com/customs-scanner/customs/internal/analyzer/osrelease"
 	"github.com/customs-scanner/customs/internal/analyzer/php"
@@ -40,6 +41,9 @@ type Config struct {
 	// SecretConfig names a gitleaks-format TOML file of extra secret rules
 	// and allowlists (--secret-config).
 	SecretConfig string
+	// Malware holds the loaded malware detection sources (--clamav-db,
+	// --clamd, --yara-rules; see malware.Open); the built-in rules always run.
+	Malware malware.Options
 }
 
 func (c Config) secretOptions() secret.Options {
@@ -114,6 +118,7 @@ var layerAnalyzers = []struct {
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return python.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return java.New(), nil }},
 	{ScannerConfig, func(c Config) (analyzer.Analyzer, error) { return fsmeta.New(c.SkipChecks), nil }},
+	{ScannerMalware, func(c Config) (analyzer.Analyzer, error) { return malware.New(c.Malware), nil }},
 	{ScannerSecret, func(c Config) (analyzer.Analyzer, error) { return secret.New(c.secretOptions()) }},
 	{ScannerSecret, func(c Config) (analyzer.Analyzer, error) {
 		return shadow.New(shadow.Options{ShowSecrets: c.ShowSecrets}), nil
@@ -129,4 +134,5 @@ var imageAnalyzers = []struct {
 		return check.New(check.Options{Skip: c.SkipChecks, MaxImageAgeDays: c.MaxImageAgeDays}), nil
 	}},
 	{ScannerSecret, func(c Config) (analyzer.ImageAnalyzer, error) { return imagesecret.New(c.secretOptions()) }},
+	{ScannerMalware, func(c Config) (analyzer.ImageAnalyzer, error) { return malware.NewImage(c.Malware.Clamd), nil }},
 }
