@@ -53,6 +53,10 @@ type Result struct {
 	Files    map[string][]byte
 	View     *layer.View
 	Warnings []string
+	// LayersCached counts the layers taken from the cache, LayersWalked
+	// those read and analysed by this scan.
+	LayersCached int
+	LayersWalked int
 }
 
 // ErrLayer marks a scan that could not read every layer completely; the
@@ -101,6 +105,13 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 		}
 	}
 	res := merge(meta, walked)
+	res.LayersCached = n - missing
+	for _, w := range walked {
+		if w != nil {
+			res.LayersWalked++
+		}
+	}
+	res.LayersWalked -= res.LayersCached
 	var layerErrs []error
 	for i, w := range walked {
 		err := errs[i]
