@@ -131,16 +131,28 @@ func (db *DB) sectionMatches(data []byte) []Match {
 		return nil
 	}
 	defer f.Close()
+	// As ClamAV does, align the raw data pointer down to the file
+	// alignment and hash what the file holds of the section.
+	var align int64
+	switch oh := f.OptionalHeader.(type) {
+	case *pe.OptionalHeader32:
+		align = int64(oh.FileAlignment)
+	case *pe.OptionalHeader64:
+		align = int64(oh.FileAlignment)
+	}
 	var out []Match
 	for i, s := range f.Sections {
 		if i >= maxSections {
 			break
 		}
-		size := int64(s.Size)
-		if int64(s.Offset)+size > int64(len(data)) {
+		off, size := int64(s.Offset), int64(s.Size)
+		if align > 0 && align&(align-1) == 0 {
+			off -= off % align
+		}
+		if size == 0 || off >= int64(len(data)) {
 			continue
 		}
-		raw := data[s.Offset : int64(s.Offset)+size]
+		raw := data[off:min(off+size, int64(len(data)))]
 		var sums [numKinds][]byte
 		digest := func(k HashKind) []byte {
 			if sums[k] == nil {
