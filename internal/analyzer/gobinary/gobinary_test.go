@@ -3,11 +3,13 @@ package gobinary
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -18,32 +20,47 @@ import (
 	"github.com/customs-scanner/customs/internal/testimage"
 )
 
+var hello struct {
+	once sync.Once
+	bin  []byte
+	err  error
+}
+
 // buildHello builds testdata/hello, a program that requires pinned old
-// module versions (one of them replaced), and returns the executable.
+// module versions (one of them replaced), once per test binary, and
+// returns the executable.
 func buildHello(t testing.TB) []byte {
 	t.Helper()
 	gobin := testimage.RequireTool(t, "go")
-	dir := t.TempDir()
+	hello.once.Do(func() { hello.bin, hello.err = build(gobin) })
+	if hello.err != nil {
+		t.Fatal(hello.err)
+	}
+	return hello.bin
+}
+
+func build(gobin string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "customs-gobinary-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
 	for _, name := range []string{"go.mod", "go.sum", "main.go"} {
 		b, err := os.ReadFile(filepath.Join("testdata/hello", name))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	cmd := exec.Command(gobin, "build", "-o", "hello", ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=readonly -buildvcs=false", "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		return nil, fmt.Errorf("go build: %v\n%s", err, out)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "hello"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return os.ReadFile(filepath.Join(dir, "hello"))
 }
 
 // goVersionM lists the modules of the executable in b as `go version -m`
