@@ -1,0 +1,350 @@
+package cli
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/customs-scanner/customs/internal/analyzer/all"
+	"github.com/customs-scanner/customs/internal/cache"
+	"github.com/customs-scanner/customs/internal/layer"
+	"github.com/customs-scanner/customs/internal/match"
+	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/registry"
+	"github.com/customs-scanner/customs/internal/scan"
+	"github.com/customs-scanner/customs/internal/source"
+)
+
+func newRegistryCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "registry", Short: "Audit a container registry, or scan every image in it"}
+	cmd.AddCommand(newRegistryAuditCmd(stdout), newRegistryScanCmd(stdout, stderr))
+	return cmd
+}
+
+// auditHelp says exactly what each probe sends (also in docs/registry-audit.md).
+const auditHelp = `Audit a registry's security. Findings have class "registry".
+
+URL is host[:port], optionally with https:// or http://. Every probe below is
+read-only unless its flag is given; what each sends:
+
+  tls              TLS handshakes only, to host:port (443 by default): one
+                   normal, one limited to TLS 1.0-1.1, one offering only weak
+                   cipher suites (CBC, static RSA, 3DES, RC4). The certificate is
+                   checked for trust, self-signature, expiry (30 days' warning)
+                   and host name.
+  plaintext        GET http://host:port/v2/ (port 80 when URL has none).
+  anonymous-api    GET /v2/ without credentials; when it asks for a bearer
+                   token, GET <realm>?service=... without credentials, then
+                   GET /v2/ with that anonymous token.
+  anonymous-catalog  GET /v2/_catalog?n=100 (with an anonymous token for
+                   registry:catalog:* when the realm hands one out).
+  anonymous-tags, anonymous-pull  for up to 3 catalog repositories and each
+                   --repo: GET /v2/REPO/tags/list?n=10 and HEAD
+                   /v2/REPO/manifests/TAG (manifest only, no layer).
+  info-leak        GET /debug/vars, /debug/pprof/, /metrics and
+                   /api/v2.0/systeminfo (Harbor); Server and X-Powered-By
+                   headers of every response are checked for versions.
+  exposure         DNS lookup of the host: findings on a public address.
+  push             only with --probe-push: POST /v2/customs-audit-probe-RANDOM/
+                   blobs/uploads/ (anonymously, and with a default credential
+                   --probe-credentials found), then DELETE of the upload URL the
+                   registry returned. No blob is written; the reference registry
+                   keeps a few-byte hash-state file of the cancelled upload until
+                   its upload purging runs.
+  delete           only with --probe-delete: DELETE /v2/REPO/manifests/sha256:000...0
+                   (a digest that cannot exist; REPO is the first catalog
+                   repository or a throwaway name). 405 means deletes are off.
+  default-credentials  only with --probe-credentials: GET /v2/ (basic) or the
+                   token realm (bearer) with each built-in vendor default
+                   (Harbor admin, Nexus admin, ...), one try per second,
+                   stopping at the first that works; bearer realms are first
+                   tried with random credentials, and skipped if they accept those.`
+
+func newRegistryAuditCmd(stdout io.Writer) *cobra.Command {
+	var opt registry.AuditOptions
+	var format, output, caFile string
+	var exitCode int
+	cmd := &cobra.Command{
+		Use:     "audit URL",
+		Short:   "Audit a registry: plaintext, TLS, anonymous access, push, delete, default credentials, exposure",
+		Long:    auditHelp,
+		Example: "  customs registry audit https://registry.internal:5000\n  customs registry audit registry.internal --probe-push --probe-credentials --format json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "table" && format != "json" {
+				return &exitError{ExitError, fmt.Errorf("--format %q: table or json", format)}
+			}
+			if caFile != "" {
+				b, err := os.ReadFile(caFile)
+				if err != nil {
+					return &exitError{ExitError, fmt.Errorf("--ca-file: %w", err)}
+				}
+				opt.RootCAs = x509.NewCertPool()
+				if !opt.RootCAs.AppendCertsFromPEM(b) {
+					return &exitError{ExitError, fmt.Errorf("--ca-file %s holds no PEM certificate", caFile)}
+				}
+			}
+			res, err := registry.Audit(cmd.Context(), args[0], opt)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			err = writeTo(output, stdout, func(w io.Writer) error {
+				if format == "json" {
+					e := json.NewEncoder(w)
+					e.SetIndent("", "  ")
+					return e.Encode(res)
+				}
+				return writeFindingsTable(w, "Registry "+res.Host+" (API "+res.API+")", res.Findings)
+			})
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			if exitCode != 0 && len(res.Findings) > 0 {
+				return &exitError{exitCode, nil}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opt.ProbePush, "probe-push", false, "start and cancel a blob upload in a throwaway repository (writes to the registry)")
+	fl.BoolVar(&opt.ProbeDelete, "probe-delete", false, "ask to delete a manifest digest that cannot exist")
+	fl.BoolVar(&opt.ProbeCredentials, "probe-credentials", false, "try the built-in vendor default credentials, one per second")
+	fl.StringSliceVar(&opt.Repositories, "repo", nil, "repositories to probe for anonymous pull (besides the catalog's)")
+	fl.StringVar(&caFile, "ca-file", "", "PEM authorities the registry certificate should chain to (default: the system's)")
+	fl.DurationVar(&opt.Timeout, "timeout", 10*time.Second, "timeout of each request")
+	fl.StringVarP(&format, "format", "f", "table", "report format: table, json")
+	fl.StringVarP(&output, "output", "o", "", "write the report to this file instead of standard output")
+	fl.IntVar(&exitCode, "exit-code", 0, "exit with this code when there are findings")
+	return cmd
+}
+
+type registryScanFlags struct {
+	src      source.Options
+	opt      registry.ScanOptions
+	cacheDir string
+	noCache  bool
+	format   string
+	output   string
+	quiet    bool
+	scanners []string
+	vuln     vulnFlags
+}
+
+func newRegistryScanCmd(stdout, stderr io.Writer) *cobra.Command {
+	f := &registryScanFlags{}
+	cmd := &cobra.Command{
+		Use:   "scan URL",
+		Short: "Scan every image of a registry (or the repositories and tags selected)",
+		Long: `Enumerate the registry's catalog (or --repo), the tags of each repository
+(--tags, --latest), resolve each tag to a digest and scan every distinct image
+once, a few at a time, sharing the layer cache: a base layer shared by many
+images is analysed once. Failures of single images are reported and the scan
+goes on. One aggregated report: per-image summary by class and severity, and
+all findings. Rerunning skips images already scanned with the same
+vulnerability database. Tag drift is recorded in the cache directory.`,
+		Example: "  customs registry scan registry.internal:5000 --repo 'team/*' --latest 3 --format json -o report.json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRegistryScan(cmd.Context(), args[0], f, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.src.Username, "username", "", "registry user name (or $"+source.EnvUsername+")")
+	fl.StringVar(&f.src.Password, "password", "", "registry password or token (or $"+source.EnvPassword+")")
+	fl.BoolVar(&f.src.Insecure, "insecure", false, "skip TLS certificate verification for the registry")
+	fl.BoolVar(&f.src.PlainHTTP, "plain-http", false, "allow talking to the registry over plain HTTP")
+	fl.StringSliceVar(&f.opt.Repos, "repo", nil, "repositories to scan, glob patterns (default: the whole catalog)")
+	fl.StringSliceVar(&f.opt.Tags, "tags", nil, "tags to scan, glob patterns (default: all)")
+	fl.IntVar(&f.opt.Latest, "latest", 0, "scan only the N highest tags of each repository in version order")
+	fl.IntVar(&f.opt.Parallel, "parallel", 2, "images scanned at once")
+	fl.StringVar(&f.cacheDir, "cache-dir", cache.DefaultDir(), "directory for cached layer analyses, scan state and tag history")
+	fl.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the layer cache and scan state")
+	fl.StringSliceVar(&f.scanners, "scanners", nil, "scanners to run (default all): "+strings.Join(scannerNames(), ", "))
+	fl.StringVarP(&f.format, "format", "f", "table", "report format: table, json")
+	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on standard error")
+	fl.StringVar(&f.vuln.dbDir, "db-dir", defaultDBDir(), "vulnerability database directory")
+	return cmd
+}
+
+func runRegistryScan(ctx context.Context, addr string, f *registryScanFlags, stdout, stderr io.Writer) error {
+	if f.format != "table" && f.format != "json" {
+		return &exitError{ExitError, fmt.Errorf("--format %q: table or json", f.format)}
+	}
+	scanners, err := parseScanners(f.scanners, false)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	f.src.Source = source.KindRegistry
+	f.opt.Remote = f.src.RemoteOptions(ctx)
+	f.opt.Name = f.src.NameOptions()
+	var c *cache.Dir
+	if !f.noCache {
+		if c, err = cache.Open(f.cacheDir); err != nil {
+			return &exitError{ExitError, err}
+		}
+		f.opt.StateDir = filepath.Join(f.cacheDir, "registry-scans")
+		if f.opt.Drift, err = registry.OpenDriftStore(filepath.Join(f.cacheDir, "tags.json")); err != nil {
+			return &exitError{ExitError, err}
+		}
+	}
+	cfg := all.Config{Scanners: scanners}
+	las, err := all.Layer(cfg)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	ias, err := all.Image(cfg)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	var db match.Source
+	dbVersion := "none"
+	if len(scanners) == 0 || scanners[all.ScannerVuln] {
+		vdb, warn, err := openVulnDB(ctx, &f.vuln)
+		if err != nil {
+			return &exitError{ExitError, err}
+		}
+		if warn != "" && !f.quiet {
+			fmt.Fprintln(stderr, "warning:", warn)
+		}
+		if vdb != nil {
+			defer vdb.Close()
+			db = vdb
+			if st, err := vdb.Status(ctx); err == nil {
+				b, _ := json.Marshal(st.Sources)
+				h := sha256.Sum256(fmt.Appendf(b, "\n%d", st.Records))
+				dbVersion = hex.EncodeToString(h[:8])
+			}
+		}
+	}
+	// The state also depends on the analyzers: their versions and settings.
+	f.opt.DBVersion = dbVersion + "/" + cache.Key("", las, layer.Limits{})[:16]
+	if !f.quiet {
+		f.opt.Progress = stderr
+	}
+	f.opt.Scan = func(ctx context.Context, ref string) (*registry.ImageResult, error) {
+		src := f.src
+		img, err := source.Open(ctx, ref, &src)
+		if err != nil {
+			return nil, err
+		}
+		defer img.Close()
+		res, scanErr := scan.Run(ctx, img, scan.Options{Analyzers: las, ImageAnalyzers: ias, Cache: c, Parallel: 1})
+		if res == nil {
+			return nil, scanErr
+		}
+		if db != nil {
+			fs, err := match.Match(ctx, db, res.OS, res.Packages)
+			if err != nil {
+				return nil, err
+			}
+			res.Findings = append(res.Findings, fs...)
+		}
+		if img.Meta().PlainHTTP {
+			res.Findings = append(res.Findings, registry.PlainHTTPFinding(ref))
+		}
+		return &registry.ImageResult{Findings: res.Findings, LayersCached: res.LayersCached, LayersWalked: res.LayersWalked}, scanErr
+	}
+	rep, err := registry.Scan(ctx, addr, f.opt)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	err = writeTo(f.output, stdout, func(w io.Writer) error {
+		if f.format == "json" {
+			e := json.NewEncoder(w)
+			e.SetIndent("", "  ")
+			return e.Encode(rep)
+		}
+		return writeScanTable(w, rep)
+	})
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	if rep.Stats.Failed > 0 {
+		return &exitError{ExitError, fmt.Errorf("%d of %d images could not be scanned completely", rep.Stats.Failed, rep.Stats.Images)}
+	}
+	return nil
+}
+
+func writeTo(output string, stdout io.Writer, fn func(io.Writer) error) error {
+	if output == "" {
+		return fn(stdout)
+	}
+	out, err := os.Create(output)
+	if err != nil {
+		return err
+	}
+	if err := fn(out); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func writeFindingsTable(w io.Writer, title string, fs []model.Finding) error {
+	fmt.Fprintln(w, title)
+	if len(fs) == 0 {
+		fmt.Fprintln(w, "no findings")
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEVERITY\tID\tTITLE\tWHERE")
+	for _, f := range fs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Severity, f.ID, f.Title, f.Location)
+	}
+	return tw.Flush()
+}
+
+func writeScanTable(w io.Writer, rep *registry.ScanReport) error {
+	st := rep.Stats
+	fmt.Fprintf(w, "Registry %s: %d repositories, %d tags, %d images (%d scanned, %d already scanned, %d failed); layers analysed %d, from cache %d\n\n",
+		rep.Registry, st.Repositories, st.Tags, st.Images, st.Scanned, st.Resumed, st.Failed, st.LayersWalked, st.LayersCached)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "IMAGE\tDIGEST\tCRITICAL\tHIGH\tMEDIUM\tLOW\tCLASSES\tSTATUS")
+	for _, im := range rep.Images {
+		sev := map[string]int{}
+		var classes []string
+		for c, m := range im.Summary {
+			n := 0
+			for s, k := range m {
+				sev[s] += k
+				n += k
+			}
+			classes = append(classes, fmt.Sprintf("%s:%d", c, n))
+		}
+		sort.Strings(classes)
+		status := "ok"
+		switch {
+		case im.Error != "":
+			status = "FAILED: " + im.Error
+		case im.Resumed:
+			status = "from earlier run"
+		}
+		d := im.Digest
+		if len(d) > 19 {
+			d = d[:19]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", strings.Join(im.Refs, ","), d,
+			sev["CRITICAL"], sev["HIGH"], sev["MEDIUM"], sev["LOW"], strings.Join(classes, " "), status)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintln(w, "error:", e)
+	}
+	fmt.Fprintln(w)
+	return writeFindingsTable(w, "Findings", rep.Findings)
+}
