@@ -54,6 +54,8 @@ func New(addr string) (*Client, error) {
 		if u.Scheme == "unix" {
 			c.addr = u.Path
 		}
+	case strings.Contains(addr, "://"):
+		return nil, fmt.Errorf("clamd address %q: want unix:///path or tcp://host:port", addr)
 	case strings.HasPrefix(addr, "/"):
 		c.network, c.addr = "unix", addr
 	case strings.Contains(addr, ":"):
