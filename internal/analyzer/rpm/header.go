@@ -56,6 +56,10 @@ func ParseHeader(b []byte) (Info, error) {
 		return info, errors.New("header shorter than its index says")
 	}
 	data := b[start : start+int(dl)]
+	// done marks the string tags already read: a tag given twice is read
+	// once, so a header of many entries over a long string costs one scan
+	// of that string, not one for each entry.
+	var done uint16
 	for i := 0; i < int(il); i++ {
 		e := b[8+i*headerEntrySize:]
 		tag, typ := binary.BigEndian.Uint32(e), binary.BigEndian.Uint32(e[4:])
@@ -65,23 +69,24 @@ func ParseHeader(b []byte) (Info, error) {
 		}
 		v := data[off:]
 		var dst *string
+		var bit uint16
 		switch tag {
 		case tagName:
-			dst = &info.Name
+			dst, bit = &info.Name, 1<<0
 		case tagVersion:
-			dst = &info.Version
+			dst, bit = &info.Version, 1<<1
 		case tagRelease:
-			dst = &info.Release
+			dst, bit = &info.Release, 1<<2
 		case tagArch:
-			dst = &info.Arch
+			dst, bit = &info.Arch, 1<<3
 		case tagSourceRPM:
-			dst = &info.SourceRPM
+			dst, bit = &info.SourceRPM, 1<<4
 		case tagLicense:
-			dst = &info.License
+			dst, bit = &info.License, 1<<5
 		case tagVendor:
-			dst = &info.Vendor
+			dst, bit = &info.Vendor, 1<<6
 		case tagModularityLabel:
-			dst = &info.Modular
+			dst, bit = &info.Modular, 1<<7
 		case tagEpoch:
 			if typ == typeInt32 && len(v) >= 4 {
 				info.Epoch = int(int32(binary.BigEndian.Uint32(v)))
@@ -90,9 +95,10 @@ func ParseHeader(b []byte) (Info, error) {
 		default:
 			continue
 		}
-		if typ != typeString && typ != typeI18NString {
+		if (typ != typeString && typ != typeI18NString) || done&bit != 0 {
 			continue
 		}
+		done |= bit
 		end := bytes.IndexByte(v, 0)
 		if end < 0 {
 			return info, fmt.Errorf("tag %d: string not terminated", tag)

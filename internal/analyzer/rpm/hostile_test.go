@@ -1,6 +1,7 @@
 package rpm_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"os"
@@ -233,5 +234,36 @@ func TestHostileWarning(t *testing.T) {
 	}
 	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], p+": rpm database: slot 3: blocks") {
 		t.Errorf("warnings %q", res.Warnings)
+	}
+}
+
+// TestHostileHeader gives ParseHeader a header of 60,000 name entries, all
+// pointing at one string of 1 MiB: the string is read once.
+func TestHostileHeader(t *testing.T) {
+	const entries, size = 60_000, 1 << 20
+	b := binary.BigEndian.AppendUint32(nil, entries)
+	b = binary.BigEndian.AppendUint32(b, size+1)
+	for i := 0; i < entries; i++ {
+		for _, v := range []uint32{1000, 6, uint32(i % 2), 1} { // name, string, offset 0 or 1
+			b = binary.BigEndian.AppendUint32(b, v)
+		}
+	}
+	b = append(b, bytes.Repeat([]byte{'a'}, size)...)
+	b = append(b, 0)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	info, err := rpm.ParseHeader(b)
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if err != nil || len(info.Name) != size {
+		t.Fatalf("name of %d bytes, %v", len(info.Name), err)
+	}
+	if took > time.Second {
+		t.Errorf("took %v", took)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 2*size {
+		t.Errorf("allocated %d bytes", alloc)
 	}
 }
