@@ -16,43 +16,151 @@ import (
 	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
-// Source looks OSV records up; *vulndb.DB implements it.
+// Source reads OSV data; *vulndb.DB implements it.
 type Source interface {
-	Lookup(ctx context.Context, base, name string) ([]*vulndb.Record, error)
+	// Candidates returns the affected entries of records for the named
+	// packages of one ecosystem base, in one query.
+	Candidates(ctx context.Context, base string, names []string) ([]vulndb.Candidate, error)
+	// Records reads whole records, in one query.
+	Records(ctx context.Context, keys []vulndb.Key) (map[vulndb.Key]*vulndb.Record, error)
 }
 
 // maxDescription bounds the description copied from a record.
 const maxDescription = 2000
 
 // Match returns the findings for pkgs on an image running os (nil when
-// unknown: OS packages are then not matched). Records are looked up once
-// per ecosystem and name.
+// unknown: OS packages are then not matched). It queries the candidates of
+// all packages of an ecosystem at once, compares versions against the
+// candidates' ranges, and reads the whole records only of those that
+// affect a package.
 func Match(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) ([]model.Finding, error) {
-	type key struct{ base, name string }
-	cache := map[key][]*vulndb.Record{}
-	var out []model.Finding
+	targets := make([]target, len(pkgs))
+	ok := make([]bool, len(pkgs))
+	names := map[string]map[string]bool{} // base -> normalized names
 	for i := range pkgs {
-		p := &pkgs[i]
-		t, ok := targetFor(p, os)
-		if !ok {
+		if targets[i], ok[i] = targetFor(&pkgs[i], os); !ok[i] {
 			continue
 		}
-		k := key{t.base, vulndb.NormalizeName(t.base, t.name)}
-		recs, ok := cache[k]
-		if !ok {
-			var err error
-			if recs, err = src.Lookup(ctx, t.base, t.name); err != nil {
-				return nil, err
-			}
-			cache[k] = recs
+		t := targets[i]
+		if names[t.base] == nil {
+			names[t.base] = map[string]bool{}
 		}
-		var hits []hit
-		for _, r := range recs {
-			if h, ok := affects(r, t); ok {
-				hits = append(hits, h)
+		names[t.base][vulndb.NormalizeName(t.base, t.name)] = true
+	}
+	type nameKey struct{ base, name string }
+	cands := map[nameKey][]*candidate{}
+	for base, set := range names {
+		list := make([]string, 0, len(set))
+		for n := range set {
+			list = append(list, n)
+		}
+		cs, err := src.Candidates(ctx, base, list)
+		if err != nil {
+			return nil, err
+		}
+		for i := range cs {
+			k := nameKey{base, cs[i].Name}
+			cands[k] = append(cands[k], &candidate{Candidate: cs[i]})
+		}
+	}
+	type pkgHits struct {
+		i    int
+		hits []pending
+	}
+	var found []pkgHits
+	var keys []vulndb.Key
+	want := map[vulndb.Key]bool{}
+	for i := range pkgs {
+		if !ok[i] {
+			continue
+		}
+		t := targets[i]
+		hits, err := evaluate(cands[nameKey{t.base, vulndb.NormalizeName(t.base, t.name)}], t)
+		if err != nil {
+			return nil, err
+		}
+		if len(hits) == 0 {
+			continue
+		}
+		for _, h := range hits {
+			if !want[h.key] {
+				want[h.key] = true
+				keys = append(keys, h.key)
 			}
 		}
-		out = append(out, findings(p, t, hits)...)
+		found = append(found, pkgHits{i, hits})
+	}
+	recs, err := src.Records(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var out []model.Finding
+	for _, ph := range found {
+		hits := make([]hit, 0, len(ph.hits))
+		for _, h := range ph.hits {
+			if r, ok := recs[h.key]; ok {
+				hits = append(hits, hit{rec: r, fixed: h.fixed})
+			}
+		}
+		out = append(out, findings(&pkgs[ph.i], targets[ph.i], hits)...)
+	}
+	return out, nil
+}
+
+// candidate is a database candidate with its entries decoded once, however
+// many packages share its name.
+type candidate struct {
+	vulndb.Candidate
+	decoded bool
+	entries []vulndb.Affected
+	err     error
+}
+
+func (c *candidate) get() ([]vulndb.Affected, error) {
+	if !c.decoded {
+		c.entries, c.err = c.Entries()
+		c.decoded = true
+	}
+	return c.entries, c.err
+}
+
+// pending is a record that affects a package, before the record is read.
+type pending struct {
+	key   vulndb.Key
+	fixed string
+}
+
+// evaluate returns the records among cands that affect the package t
+// describes, one per record, with the lowest fix above the installed
+// version. Withdrawn records and entries of other releases never match.
+func evaluate(cands []*candidate, t target) ([]pending, error) {
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	installed, err := semantic.Parse(t.version, t.base)
+	if err != nil {
+		return nil, nil
+	}
+	var out []pending
+	at := map[vulndb.Key]int{}
+	for _, c := range cands {
+		if c.Withdrawn || !t.accept(c.Ecosystem) {
+			continue
+		}
+		entries, err := c.get()
+		if err != nil {
+			return nil, err
+		}
+		fixed, hit := affects(entries, t, installed)
+		if !hit {
+			continue
+		}
+		if i, ok := at[c.Key]; ok {
+			out[i].fixed = lower(out[i].fixed, fixed, t.base)
+			continue
+		}
+		at[c.Key] = len(out)
+		out = append(out, pending{key: c.Key, fixed: fixed})
 	}
 	return out, nil
 }
@@ -64,25 +172,14 @@ type hit struct {
 	fixed string
 }
 
-// affects evaluates r against the package: withdrawn records never match;
-// an affected entry applies when its ecosystem and name are the package's;
-// the version is affected when listed in versions or inside an ECOSYSTEM or
-// SEMVER range.
-func affects(r *vulndb.Record, t target) (hit, bool) {
-	if r.Withdrawn != "" {
-		return hit{}, false
-	}
-	installed, err := semantic.Parse(t.version, t.base)
-	if err != nil {
-		return hit{}, false
-	}
-	name := vulndb.NormalizeName(t.base, t.name)
-	h := hit{rec: r}
+// affects evaluates a record's affected entries for the package (already
+// restricted to its name and an accepted ecosystem): the version is
+// affected when listed in versions or inside an ECOSYSTEM or SEMVER range.
+// It returns the lowest fix above the installed version.
+func affects(entries []vulndb.Affected, t target, installed semantic.Version) (string, bool) {
+	fixed := ""
 	found := false
-	for _, a := range r.Affected {
-		if vulndb.NormalizeName(t.base, a.Package.Name) != name || vulndb.Base(a.Package.Ecosystem) != t.base || !t.accept(a.Package.Ecosystem) {
-			continue
-		}
+	for _, a := range entries {
 		for _, v := range a.Versions {
 			if v == t.version {
 				found = true
@@ -99,6 +196,7 @@ func affects(r *vulndb.Record, t target) (hit, bool) {
 			}
 			v := installed
 			if eco != t.base {
+				var err error
 				if v, err = semantic.Parse(strings.TrimPrefix(t.version, "v"), eco); err != nil {
 					continue
 				}
@@ -106,11 +204,11 @@ func affects(r *vulndb.Record, t target) (hit, bool) {
 			in, fix := inRange(v, rg.Events, eco)
 			if in {
 				found = true
-				h.fixed = lower(h.fixed, fix, eco)
+				fixed = lower(fixed, fix, eco)
 			}
 		}
 	}
-	return h, found
+	return fixed, found
 }
 
 type event struct {

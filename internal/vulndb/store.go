@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -22,7 +23,7 @@ import (
 const FileName = "vuln.db"
 
 // schemaVersion changes when the tables change; older files are rebuilt.
-const schemaVersion = "1"
+const schemaVersion = "2"
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,8 +33,9 @@ CREATE TABLE IF NOT EXISTS records(
 	source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, data BLOB NOT NULL,
 	PRIMARY KEY(source, id));
 CREATE TABLE IF NOT EXISTS affected(
-	base TEXT NOT NULL, name TEXT NOT NULL, ecosystem TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS affected_pkg ON affected(base, name);
+	base TEXT NOT NULL, name TEXT NOT NULL, ecosystem TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL,
+	modified TEXT NOT NULL, withdrawn INTEGER NOT NULL, entries BLOB NOT NULL,
+	PRIMARY KEY(base, name, ecosystem, source, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS affected_source ON affected(source, id);
 `
 
@@ -43,9 +45,10 @@ var ErrNoDatabase = errors.New("no vulnerability database")
 // DB is an open, read-only vulnerability database. It is safe for
 // concurrent use.
 type DB struct {
-	db     *sql.DB
-	lookup *sql.Stmt
-	path   string
+	db         *sql.DB
+	candidates *sql.Stmt
+	records    *sql.Stmt
+	path       string
 }
 
 // Open opens the database in dir read-only. It returns an error wrapping
@@ -58,7 +61,7 @@ func Open(dir string) (*DB, error) {
 		}
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", "file:"+p+"?mode=ro&_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", "file:"+p+"?mode=ro&_pragma=query_only(1)&_pragma=busy_timeout(5000)&_pragma=mmap_size(1073741824)")
 	if err != nil {
 		return nil, err
 	}
@@ -78,56 +81,185 @@ func newDB(db *sql.DB, p string) (*DB, error) {
 	if v != schemaVersion {
 		return nil, fmt.Errorf("database schema %s, this customs reads %s: run `customs db update` again", v, schemaVersion)
 	}
-	st, err := db.Prepare(`SELECT r.id, r.modified, r.data FROM affected a JOIN records r ON r.source = a.source AND r.id = a.id WHERE a.base = ? AND a.name = ?`)
-	if err != nil {
+	d := &DB{db: db, path: p}
+	var err error
+	if d.candidates, err = db.Prepare(`SELECT name, ecosystem, source, id, modified, withdrawn, entries FROM affected
+		WHERE base = ? AND name IN (SELECT value FROM json_each(?))`); err != nil {
 		return nil, err
 	}
-	return &DB{db: db, lookup: st, path: p}, nil
+	if d.records, err = db.Prepare(`SELECT r.source, r.id, r.data FROM json_each(?) k
+		JOIN records r ON r.source = json_extract(k.value, '$[0]') AND r.id = json_extract(k.value, '$[1]')`); err != nil {
+		d.candidates.Close()
+		return nil, err
+	}
+	return d, nil
 }
 
 // Close releases the database.
 func (d *DB) Close() error {
-	d.lookup.Close()
+	d.candidates.Close()
+	d.records.Close()
 	return d.db.Close()
 }
 
 // Path is the database file ("" for an in-memory database).
 func (d *DB) Path() string { return d.path }
 
-// Lookup returns the records that name the package name in an ecosystem
-// whose base is base (see Base), whatever their release suffix. A record
-// held by several sources is returned once, in its latest modified form.
-func (d *DB) Lookup(ctx context.Context, base, name string) ([]*Record, error) {
-	rows, err := d.lookup.QueryContext(ctx, base, NormalizeName(base, name))
+// Key names one stored record: the source that holds it and its id.
+type Key struct {
+	Source string
+	ID     string
+}
+
+// Candidate is what the database keeps about one record for one package
+// in one ecosystem: enough to decide whether an installed version is
+// affected without reading the whole record.
+type Candidate struct {
+	Key
+	// Name is the package name as indexed (see NormalizeName).
+	Name string
+	// Ecosystem is the full ecosystem of the entries ("Debian:12").
+	Ecosystem string
+	Modified  string
+	Withdrawn bool
+	entries   []byte
+}
+
+// Entries decodes the record's affected entries for the candidate's
+// package and ecosystem (package, ranges and versions only).
+func (c *Candidate) Entries() ([]Affected, error) {
+	out, err := decodeEntries(c.entries, Package{Ecosystem: c.Ecosystem, Name: c.Name})
+	if err != nil {
+		return nil, fmt.Errorf("record %s: %w", c.ID, err)
+	}
+	return out, nil
+}
+
+// Candidates returns the candidates of every package of names in an
+// ecosystem whose base is base (see Base), whatever their release suffix,
+// in one query. A record that several sources hold is returned only from
+// the source with its latest modified form.
+func (d *DB) Candidates(ctx context.Context, base string, names []string) ([]Candidate, error) {
+	norm := make([]string, len(names))
+	for i, n := range names {
+		norm[i] = NormalizeName(base, n)
+	}
+	arg, err := json.Marshal(norm)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.candidates.QueryContext(ctx, base, string(arg))
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	byID := map[string]string{}
-	var out []*Record
-	idx := map[string]int{}
+	var out []Candidate
+	latest := map[string]Candidate{} // id -> the row with the latest modified form
 	for rows.Next() {
-		var id, modified string
-		var data []byte
-		if err := rows.Scan(&id, &modified, &data); err != nil {
+		var c Candidate
+		if err := rows.Scan(&c.Name, &c.Ecosystem, &c.Source, &c.ID, &c.Modified, &c.Withdrawn, &c.entries); err != nil {
 			return nil, err
 		}
-		if m, ok := byID[id]; ok && m >= modified {
-			continue
+		if l, ok := latest[c.ID]; !ok || c.Modified > l.Modified || (c.Modified == l.Modified && c.Source < l.Source) {
+			latest[c.ID] = c
 		}
-		r, err := decodeRecord(data)
-		if err != nil {
-			return nil, fmt.Errorf("record %s: %w", id, err)
-		}
-		byID[id] = modified
-		if i, ok := idx[id]; ok {
-			out[i] = r
-			continue
-		}
-		idx[id] = len(out)
-		out = append(out, r)
+		out = append(out, c)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for _, c := range out {
+		if latest[c.ID].Source == c.Source {
+			kept = append(kept, c)
+		}
+	}
+	return kept, nil
+}
+
+// Records reads the whole records named by keys, in one query. Keys that
+// name no record are left out of the result.
+func (d *DB) Records(ctx context.Context, keys []Key) (map[Key]*Record, error) {
+	out := make(map[Key]*Record, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	pairs := make([][2]string, len(keys))
+	for i, k := range keys {
+		pairs[i] = [2]string{k.Source, k.ID}
+	}
+	arg, err := json.Marshal(pairs)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.records.QueryContext(ctx, string(arg))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var got []Key
+	var raw [][]byte
+	for rows.Next() {
+		var k Key
+		var data []byte
+		if err := rows.Scan(&k.Source, &k.ID, &data); err != nil {
+			return nil, err
+		}
+		got = append(got, k)
+		raw = append(raw, data)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	recs := make([]*Record, len(raw))
+	errs := make([]error, len(raw))
+	// Decompressing and decoding dominate; records are independent.
+	workers := min(runtime.GOMAXPROCS(0), 4, len(raw)/64+1)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(raw); i += workers {
+				recs[i], errs[i] = decodeRecord(raw[i])
+			}
+		})
+	}
+	wg.Wait()
+	for i, k := range got {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("record %s: %w", k.ID, errs[i])
+		}
+		out[k] = recs[i]
+	}
+	return out, nil
+}
+
+// Lookup returns the records that name the package name in an ecosystem
+// whose base is base, whatever their release suffix, each once, in its
+// latest modified form.
+func (d *DB) Lookup(ctx context.Context, base, name string) ([]*Record, error) {
+	cs, err := d.Candidates(ctx, base, []string{name})
+	if err != nil {
+		return nil, err
+	}
+	var keys []Key
+	seen := map[Key]bool{}
+	for _, c := range cs {
+		if !seen[c.Key] {
+			seen[c.Key] = true
+			keys = append(keys, c.Key)
+		}
+	}
+	recs, err := d.Records(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Record
+	for _, k := range keys {
+		if r, ok := recs[k]; ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // Source describes where a part of the database came from.
@@ -226,6 +358,7 @@ func (d *DB) eachRecord(ctx context.Context, fn func(source, id string, data []b
 var (
 	writers = sync.Pool{New: func() any { w, _ := flate.NewWriter(nil, flate.BestSpeed); return w }}
 	readers = sync.Pool{New: func() any { return flate.NewReader(bytes.NewReader(nil)) }}
+	buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
 
 func encodeRecord(r *Record) ([]byte, error) {
@@ -245,28 +378,40 @@ func encodeRecord(r *Record) ([]byte, error) {
 }
 
 func inflate(data []byte) ([]byte, error) {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer buffers.Put(buf)
+	if err := inflateTo(buf, data); err != nil {
+		return nil, err
+	}
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+// inflateTo decompresses a stored record into buf, bounded by
+// MaxRecordBytes.
+func inflateTo(buf *bytes.Buffer, data []byte) error {
 	zr := readers.Get().(io.ReadCloser)
 	defer readers.Put(zr)
 	if err := zr.(flate.Resetter).Reset(bytes.NewReader(data), nil); err != nil {
-		return nil, err
+		return err
 	}
-	raw, err := io.ReadAll(io.LimitReader(zr, MaxRecordBytes+1))
-	if err != nil {
-		return nil, err
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(zr, MaxRecordBytes+1)); err != nil {
+		return err
 	}
-	if len(raw) > MaxRecordBytes {
-		return nil, errors.New("stored record larger than the record limit")
+	if buf.Len() > MaxRecordBytes {
+		return errors.New("stored record larger than the record limit")
 	}
-	return raw, nil
+	return nil
 }
 
 func decodeRecord(data []byte) (*Record, error) {
-	raw, err := inflate(data)
-	if err != nil {
+	buf := buffers.Get().(*bytes.Buffer)
+	defer buffers.Put(buf)
+	if err := inflateTo(buf, data); err != nil {
 		return nil, err
 	}
 	var r Record
-	if err := json.Unmarshal(raw, &r); err != nil {
+	if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -299,7 +444,7 @@ func newBuilder(ctx context.Context, db *sql.DB) (*Builder, error) {
 		tx.Rollback()
 		return nil, err
 	}
-	if b.insAff, err = tx.PrepareContext(ctx, `INSERT INTO affected(base, name, ecosystem, source, id) VALUES(?, ?, ?, ?, ?)`); err != nil {
+	if b.insAff, err = tx.PrepareContext(ctx, `INSERT INTO affected(base, name, ecosystem, source, id, modified, withdrawn, entries) VALUES(?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 		tx.Rollback()
 		return nil, err
 	}
@@ -341,16 +486,22 @@ func (b *Builder) Add(ctx context.Context, source string, r *Record) error {
 	if _, err := b.insRec.ExecContext(ctx, source, r.ID, r.Modified, data); err != nil {
 		return err
 	}
-	done := map[[3]string]bool{}
+	type pkgKey struct{ base, name, ecosystem string }
+	var order []pkgKey
+	entries := map[pkgKey][]Affected{}
 	for _, a := range r.Affected {
 		base := Base(a.Package.Ecosystem)
-		name := NormalizeName(base, a.Package.Name)
-		k := [3]string{base, name, a.Package.Ecosystem}
-		if base == "" || name == "" || done[k] {
+		k := pkgKey{base, NormalizeName(base, a.Package.Name), a.Package.Ecosystem}
+		if base == "" || k.name == "" {
 			continue
 		}
-		done[k] = true
-		if _, err := b.insAff.ExecContext(ctx, base, name, a.Package.Ecosystem, source, r.ID); err != nil {
+		if _, ok := entries[k]; !ok {
+			order = append(order, k)
+		}
+		entries[k] = append(entries[k], Affected{Package: a.Package, Ranges: a.Ranges, Versions: a.Versions})
+	}
+	for _, k := range order {
+		if _, err := b.insAff.ExecContext(ctx, k.base, k.name, k.ecosystem, source, r.ID, r.Modified, r.Withdrawn != "", encodeEntries(entries[k])); err != nil {
 			return err
 		}
 	}
