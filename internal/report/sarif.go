@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/model"
@@ -205,6 +206,7 @@ func sarifResultFor(ruleID string, i int, f model.Finding, r *Report) sarifResul
 	if uri == "" {
 		uri = imageURI(r)
 	}
+	uri = (&url.URL{Path: uri}).String() // a relative URI reference, whatever the path holds
 	var msg strings.Builder
 	msg.WriteString(ruleID)
 	if f.Package != nil {

@@ -2,7 +2,8 @@
 // in tests: the JSON report against docs/report.schema.json, CycloneDX BOMs
 // against the official bom-1.6 schema (with the spdx and jsf schemas it
 // references) shipped in the cyclonedx-go module, and SPDX documents
-// against the official SPDX 2.3 schema kept in schema/.
+// against the official SPDX 2.3 schema kept in schema/, and SARIF logs
+// against the SARIF 2.1.0 schema kept in schema/.
 //
 // The schemas refer to each other by URL; a loader maps those URLs to the
 // local copies, so validation never touches the network.
@@ -29,11 +30,18 @@ import (
 //go:embed schema/spdx-schema.json
 var spdxSchema []byte
 
+// sarifSchema is the SARIF 2.1.0 JSON schema (revision rtm.5), unchanged;
+// see schema/README.md.
+//
+//go:embed schema/sarif-2.1.0-rtm.5.json
+var sarifSchema []byte
+
 // Schema URLs, as the schemas' $id state them.
 const (
 	CycloneDXURL = "http://cyclonedx.org/schema/bom-1.6.schema.json"
 	SPDXURL      = "http://spdx.org/rdf/terms/2.3"
 	ReportURL    = "https://github.com/customs-scanner/customs/docs/report.schema.json"
+	SARIFURL     = "https://raw.githubusercontent.com/schemastore/schemastore/master/src/schemas/json/sarif-2.1.0-rtm.5.json"
 )
 
 // cycloneDXFiles maps the URLs of the CycloneDX schemas to their files in
@@ -80,7 +88,7 @@ func compile() {
 		return
 	}
 	l := loader{files: map[string]string{ReportURL: filepath.Join(repoRoot(), "docs", "report.schema.json")},
-		docs: map[string][]byte{SPDXURL: spdxSchema}}
+		docs: map[string][]byte{SPDXURL: spdxSchema, SARIFURL: sarifSchema}}
 	for u, f := range cycloneDXFiles {
 		l.files[u] = filepath.Join(dir, filepath.FromSlash(f))
 	}
@@ -88,7 +96,7 @@ func compile() {
 	c.UseLoader(l)
 	c.AssertFormat()
 	schemas = map[string]*jsonschema.Schema{}
-	for _, u := range []string{CycloneDXURL, SPDXURL, ReportURL} {
+	for _, u := range []string{CycloneDXURL, SPDXURL, ReportURL, SARIFURL} {
 		s, err := c.Compile(u)
 		if err != nil {
 			initErr = fmt.Errorf("compile %s: %w", u, err)
