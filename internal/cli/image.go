@@ -223,6 +223,9 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 
 func writeReport(rep *report.Report, format, output string, stdout io.Writer) error {
 	if output == "" {
+		if isTerminal(stdout) && os.Getenv("NO_COLOR") == "" {
+			stdout = report.Colored(stdout) // severity colours in the table
+		}
 		return report.Write(stdout, format, rep)
 	}
 	out, err := os.Create(output)

@@ -38,7 +38,7 @@ func defaultDBDir() string { return filepath.Join(cache.DefaultDir(), "db") }
 func (v *vulnFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&v.dbDir, "db-dir", defaultDBDir(), "vulnerability database directory ("+vulndb.SampleName+" uses the small bundled sample)")
 	fl.DurationVar(&v.dbMaxAge, "db-max-age", 0, "fail when the vulnerability database is older than this (0: only warn after 3 days)")
-	fl.StringSliceVar(&v.severity, "severity", nil, "report only these severities: CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN")
+	fl.StringSliceVar(&v.severity, "severity", nil, "report only findings of these severities, of every class (vulnerabilities, malware, secrets, configuration...): CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN")
 	fl.BoolVar(&v.ignoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version")
 	fl.IntVar(&v.exitCode, "exit-code", 0, "exit with this code when findings remain after the filters")
 	fl.StringVar(&v.ignoreFile, "ignorefile", "", "ignore file (YAML; default "+policy.DefaultIgnoreFile+" when it exists)")

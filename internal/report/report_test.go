@@ -153,8 +153,12 @@ func TestTable(t *testing.T) {
 		"OS:     Debian GNU/Linux 12 (bookworm)\n",
 		"Layers: 2   Packages: 7   Findings: 11 (CRITICAL: 2, HIGH: 5, MEDIUM: 2, LOW: 1, UNKNOWN: 1)\n",
 		"\nVULNERABILITY (3)\n",
-		"MEDIUM    CVE-2023-5678",
-		"libssl3 3.0.11-1~deb12u2 -> 3.0.13-1~deb12u1",
+		// vulnerabilities under their package, the most severe package first
+		"\nVULNERABILITY (3)\n\norg.apache.logging.log4j:log4j-core 2.14.1 (maven) /app/lib/log4j-core-2.14.1.jar\n",
+		"\nlibssl3 3.0.11-1~deb12u2 (deb, source openssl) /var/lib/dpkg/status\n" +
+			"  SEVERITY  ID             INSTALLED -> FIXED                    TITLE\n" +
+			"  MEDIUM    CVE-2023-5678  3.0.11-1~deb12u2 -> 3.0.13-1~deb12u1  openssl: Generating excessively long X9.42 DH keys is slow\n",
+		"  HIGH      GO-2023-2102  v0.17.0 -> (no fix yet)",
 		"/tmp/.x/kworker (removed)",
 		"/app/.env:3",
 		"config.Env[DB_PASSWORD]",
