@@ -99,6 +99,10 @@ type Result struct {
 	// Warnings are problems that did not stop the analysis (a malformed
 	// database, a file too large), each naming the path.
 	Warnings []string `json:"warnings,omitempty"`
+	// Incomplete is set by an analyzer that could not do its whole job for
+	// reasons outside the layer (a daemon down, a time budget spent): the
+	// layer's result is then used for this scan but not cached.
+	Incomplete bool `json:"incomplete,omitempty"`
 }
 
 // OSRecord is an operating-system fact read from one file.

@@ -223,8 +223,9 @@ func runStream(ctx context.Context, img source.Streaming, walked []*layer.Walked
 	return err, nil
 }
 
+// store caches a layer's result unless an analyzer marked it incomplete.
 func store(c *cache.Dir, key string, w *layer.Walked) {
-	if c != nil && key != "" {
+	if c != nil && key != "" && !w.Result.Incomplete {
 		_ = c.Put(key, w) // a cache that cannot be written only costs time
 	}
 }

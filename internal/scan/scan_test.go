@@ -168,3 +168,28 @@ func TestTamperedLayerIsAnIntegrityFinding(t *testing.T) {
 		t.Errorf("no integrity finding: %+v", res.Findings)
 	}
 }
+
+// flaky marks every layer result incomplete, as an analyzer whose daemon is down would.
+type flaky struct{ lines }
+
+func (f *flaky) Analyze(ctx context.Context, file *analyzer.File, r *analyzer.Result) error {
+	r.Incomplete = true
+	return f.lines.Analyze(ctx, file, r)
+}
+
+func TestIncompleteResultsAreNotCached(t *testing.T) {
+	c, err := cache.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, err := testimage.Open(threeLayers(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scan.Run(context.Background(), ra, scan.Options{Analyzers: []analyzer.Analyzer{&flaky{}}, Cache: c}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.Clean(); n != 0 {
+		t.Errorf("%d incomplete layers cached", n)
+	}
+}
