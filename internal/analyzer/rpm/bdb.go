@@ -229,13 +229,13 @@ func (db *bdb) value(item []byte) ([]byte, error) {
 }
 
 // overflow gathers length bytes from the chain of overflow pages starting
-// at page pg. Memory grows with the pages actually read, never with the
-// length claimed.
+// at page pg. The chain is checked whole before anything is copied, so
+// memory goes to headers that are there, never to lengths only claimed.
 func (db *bdb) overflow(pg, length uint32) ([]byte, error) {
 	if length == 0 || length > maxBlob || uint64(length) > uint64(len(db.b)) {
 		return nil, fmt.Errorf("item claims %d bytes", length)
 	}
-	out := make([]byte, 0, min(int(length), db.pageSize))
+	var chain [][]byte
 	for rest := int(length); rest > 0; {
 		p, err := db.page(pg)
 		if err != nil {
@@ -248,9 +248,13 @@ func (db *bdb) overflow(pg, length uint32) ([]byte, error) {
 		if bdbPageHeader+n > len(p) || n > rest {
 			return nil, fmt.Errorf("overflow page %d holds %d bytes", pg, n)
 		}
-		out = append(out, p[bdbPageHeader:bdbPageHeader+n]...)
+		chain = append(chain, p[bdbPageHeader:bdbPageHeader+n])
 		rest -= n
 		pg = db.order.Uint32(p[16:])
+	}
+	out := make([]byte, 0, length)
+	for _, part := range chain {
+		out = append(out, part...)
 	}
 	return out, nil
 }

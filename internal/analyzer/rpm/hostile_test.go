@@ -221,19 +221,48 @@ func TestHostileNDB(t *testing.T) {
 	}
 }
 
-// TestHostileWarning scans an image holding a damaged database: the scan
+// TestHostileWarning scans images holding damaged databases: the scan
 // goes on, the packages that could be read are reported, and a warning
 // names the database.
 func TestHostileWarning(t *testing.T) {
-	b := fixture(t, "testdata/ndb/Packages.db")
-	put32(b, ndbSlot(1)+8, binary.LittleEndian.Uint32(b[ndbSlot(0)+8:])+4)
-	const p = "usr/lib/sysimage/rpm/Packages.db"
-	res := testimage.Scan(t, testimage.Image(t, v1.Config{}, testimage.Layer(t, testimage.File(p, string(b)))), []analyzer.Analyzer{rpm.New()})
-	if len(res.Packages) != ndbPackages-1 {
-		t.Errorf("%d packages, want %d", len(res.Packages), ndbPackages-1)
+	bdb := fixture(t, "testdata/bdb/Packages")
+	put32(bdb, 10*bdbPageSize+16, 5)
+	ndb := fixture(t, "testdata/ndb/Packages.db")
+	put32(ndb, ndbSlot(1)+8, binary.LittleEndian.Uint32(ndb[ndbSlot(0)+8:])+4)
+	for _, c := range []struct {
+		path string
+		db   []byte
+		pkgs int
+		want string
+	}{
+		{"var/lib/rpm/Packages", bdb, 0, "rpm database: package 1: page 5 reached twice"},
+		{"usr/lib/sysimage/rpm/Packages.db", ndb, ndbPackages - 1, "rpm database: slot 3: blocks"},
+	} {
+		res := testimage.Scan(t, testimage.Image(t, v1.Config{}, testimage.Layer(t, testimage.File(c.path, string(c.db)))), []analyzer.Analyzer{rpm.New()})
+		if len(res.Packages) != c.pkgs {
+			t.Errorf("%s: %d packages, want %d", c.path, len(res.Packages), c.pkgs)
+		}
+		if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], c.path+": "+c.want) {
+			t.Errorf("%s: warnings %q", c.path, res.Warnings)
+		}
 	}
-	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], p+": rpm database: slot 3: blocks") {
-		t.Errorf("warnings %q", res.Warnings)
+}
+
+// BenchmarkRead reads the real fixtures.
+func BenchmarkRead(b *testing.B) {
+	for _, name := range []string{"testdata/bdb/Packages", "testdata/ndb/Packages.db"} {
+		db, err := os.ReadFile(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name[len("testdata/"):], func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := rpm.Read(context.Background(), db); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
