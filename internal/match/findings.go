@@ -9,15 +9,37 @@ import (
 	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
-var cveID = regexp.MustCompile(`^CVE-\d{4}-\d+$`)
+var (
+	cveID = regexp.MustCompile(`^CVE-\d{4}-\d+$`)
+	// distroCVE is a distribution's record of one CVE (DEBIAN-CVE-2022-37434).
+	distroCVE = regexp.MustCompile(`^[A-Z]+-(CVE-\d{4}-\d+)$`)
+)
 
-// ids are the identifiers a record is known by: its id, its aliases, and
-// its upstream CVE when it has exactly one (a distribution's record of
-// that CVE).
+// ids are the identifiers a record is known by: its id, its aliases, and,
+// when its upstream names exactly one CVE (directly or as a distribution's
+// record of it, as DSA-5218-1 names CVE-2022-37434 and
+// DEBIAN-CVE-2022-37434), those upstream ids. An advisory that fixes
+// several CVEs is none of them.
 func ids(r *vulndb.Record) []string {
 	out := append([]string{r.ID}, r.Aliases...)
-	if len(r.Upstream) == 1 && cveID.MatchString(r.Upstream[0]) {
-		out = append(out, r.Upstream[0])
+	cves := map[string]bool{}
+	for _, u := range r.Upstream {
+		switch {
+		case cveID.MatchString(u):
+			cves[u] = true
+		case distroCVE.MatchString(u):
+			cves[distroCVE.FindStringSubmatch(u)[1]] = true
+		}
+	}
+	if len(cves) == 1 {
+		for c := range cves {
+			out = append(out, c)
+		}
+		for _, u := range r.Upstream {
+			if distroCVE.MatchString(u) {
+				out = append(out, u)
+			}
+		}
 	}
 	return out
 }

@@ -3,6 +3,7 @@ package match
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/customs-scanner/customs/internal/model"
@@ -51,10 +52,10 @@ func TestDistroMatching(t *testing.T) {
 	}{
 		// libc6 is built from glibc: DSA-5514-1 names the source package.
 		{"binary from source glibc", debian12, model.Package{Name: "libc6", Version: "2.36-9+deb12u1", SourceName: "glibc", Type: model.TypeDeb, Path: "var/lib/dpkg/status", LayerDiffID: "sha256:aa"},
-			"CVE-2023-4911", "2.36-9+deb12u3", []string{"DSA-5514-1"}},
+			"CVE-2023-4911", "2.36-9+deb12u3", []string{"DEBIAN-CVE-2023-4911", "DSA-5514-1"}},
 		{"glibc fixed version installed", debian12, model.Package{Name: "libc6", Version: "2.36-9+deb12u3", SourceName: "glibc", Type: model.TypeDeb}, "", "", nil},
 		{"glibc on Debian 11 uses the Debian:11 fix", debian11, model.Package{Name: "libc6", Version: "2.31-13+deb11u6", SourceName: "glibc", Type: model.TypeDeb},
-			"CVE-2023-4911", "2.31-13+deb11u7", []string{"DSA-5514-1"}},
+			"CVE-2023-4911", "2.31-13+deb11u7", []string{"DEBIAN-CVE-2023-4911", "DSA-5514-1"}},
 		// libssl3 from openssl; tilde versions order before the release.
 		{"tilde below the fix", debian12, model.Package{Name: "libssl3", Version: "3.0.11-1~deb12u1", SourceName: "openssl", Type: model.TypeDeb},
 			"CVE-2023-5363", "3.0.11-1~deb12u2", []string{"DSA-5532-1"}},
@@ -64,7 +65,7 @@ func TestDistroMatching(t *testing.T) {
 		{"binary name is not the source", debian12, model.Package{Name: "openssl", Version: "3.0.11-1~deb12u1", SourceName: "openssl-other", Type: model.TypeDeb}, "", "", nil},
 		// epochs: 1:1.2.11.dfsg-2+deb11u1 < 1:1.2.11.dfsg-2+deb11u2.
 		{"epoch below the fix", debian11, model.Package{Name: "zlib1g", Version: "1:1.2.11.dfsg-2+deb11u1", SourceName: "zlib", Type: model.TypeDeb},
-			"CVE-2022-37434", "1:1.2.11.dfsg-2+deb11u2", []string{"DSA-5218-1"}},
+			"CVE-2022-37434", "1:1.2.11.dfsg-2+deb11u2", []string{"DEBIAN-CVE-2022-37434", "DSA-5218-1"}},
 		{"epoch outranks the upstream version", debian11, model.Package{Name: "zlib1g", Version: "2:1.0-1", SourceName: "zlib", Type: model.TypeDeb}, "", "", nil},
 		// DSA-5218-1 is for Debian 11 only.
 		{"record for another release", debian12, model.Package{Name: "zlib1g", Version: "1:1.2.11.dfsg-2+deb11u1", SourceName: "zlib", Type: model.TypeDeb}, "", "", nil},
@@ -72,7 +73,10 @@ func TestDistroMatching(t *testing.T) {
 		{"alpine origin", &model.OS{Family: "alpine", Version: "3.18.4"}, model.Package{Name: "libssl3", Version: "3.1.3-r0", SourceName: "openssl", Type: model.TypeAPK},
 			"CVE-2023-5363", "3.1.4-r0", []string{"ALPINE-CVE-2023-5363"}},
 		{"alpine -r fix installed", &model.OS{Family: "alpine", Version: "3.18.4"}, model.Package{Name: "libcrypto3", Version: "3.1.4-r0", SourceName: "openssl", Type: model.TypeAPK}, "", "", nil},
-		{"alpine other branch", &model.OS{Family: "alpine", Version: "3.19.1"}, model.Package{Name: "libssl3", Version: "3.1.3-r0", SourceName: "openssl", Type: model.TypeAPK}, "", "", nil},
+		{"alpine other branch", &model.OS{Family: "alpine", Version: "3.16.9"}, model.Package{Name: "libssl3", Version: "3.0.11-r0", SourceName: "openssl", Type: model.TypeAPK}, "", "", nil},
+		{"alpine before introduced", &model.OS{Family: "alpine", Version: "3.17.5"}, model.Package{Name: "libssl1.1", Version: "1.1.1w-r0", SourceName: "openssl", Type: model.TypeAPK}, "", "", nil},
+		{"alpine 3.17 fix", &model.OS{Family: "alpine", Version: "3.17.5"}, model.Package{Name: "libssl3", Version: "3.0.11-r0", SourceName: "openssl", Type: model.TypeAPK},
+			"CVE-2023-5363", "3.0.12-r0", []string{"ALPINE-CVE-2023-5363"}},
 		{"no OS, no distro match", nil, model.Package{Name: "libc6", Version: "2.36-9+deb12u1", SourceName: "glibc", Type: model.TypeDeb}, "", "", nil},
 	}
 	for _, c := range cases {
@@ -94,7 +98,7 @@ func TestDistroMatching(t *testing.T) {
 			if f.ID != c.wantID || f.FixedVersion != c.fixed || f.InstalledVersion != c.pkg.Version || f.Class != model.ClassVulnerability {
 				t.Errorf("got id %s fixed %q installed %q class %s", f.ID, f.FixedVersion, f.InstalledVersion, f.Class)
 			}
-			if len(f.Aliases) != len(c.aliases) || (len(c.aliases) > 0 && f.Aliases[0] != c.aliases[0]) {
+			if strings.Join(f.Aliases, ",") != strings.Join(c.aliases, ",") {
 				t.Errorf("aliases %v, want %v", f.Aliases, c.aliases)
 			}
 			if f.Path != c.pkg.Path || f.LayerDiffID != c.pkg.LayerDiffID || f.Package == nil || f.Package.Name != c.pkg.Name {
