@@ -16,6 +16,7 @@ import (
 	"github.com/customs-scanner/customs/internal/cache"
 	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/layer"
+	"github.com/customs-scanner/customs/internal/registry"
 	"github.com/customs-scanner/customs/internal/report"
 	"github.com/customs-scanner/customs/internal/scan"
 	"github.com/customs-scanner/customs/internal/source"
@@ -42,6 +43,8 @@ type imageFlags struct {
 	// showSecrets and secretConfig configure the secret scanner.
 	showSecrets  bool
 	secretConfig string
+	// pull holds the pull-integrity flags (--require-digest, signatures).
+	pull pullFlags
 	// malware names the malware detection sources besides the built-in rules.
 	malware malware.Sources
 }
@@ -83,6 +86,7 @@ REF is what you have:
 	fl.StringVar(&f.src.Password, "password", "", "registry password or token (or $"+source.EnvPassword+")")
 	fl.BoolVar(&f.src.Insecure, "insecure", false, "skip TLS certificate verification for the registry")
 	fl.BoolVar(&f.src.PlainHTTP, "plain-http", false, "allow talking to the registry over plain HTTP")
+	f.pull.register(fl)
 	fl.StringVar(&f.src.DockerHost, "docker-host", "", "Docker Engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
 	fl.StringVar(&f.src.PodmanHost, "podman-host", "", "Podman API address (default: $CONTAINER_HOST or the Podman socket)")
 	fl.StringVar(&f.src.ContainerdAddress, "containerd-address", "", "containerd socket (default: $CONTAINERD_ADDRESS or /run/containerd/containerd.sock)")
@@ -147,6 +151,11 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 			return &exitError{ExitError, err}
 		}
 	}
+	if f.pull.requireDigest {
+		if err := registry.RequireDigest(input, f.src.NameOptions()...); err != nil {
+			return &exitError{ExitError, err}
+		}
+	}
 	img, err := source.Open(ctx, input, &f.src)
 	if err != nil {
 		return &exitError{ExitError, err}
@@ -197,6 +206,9 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 		if err := matchVulns(ctx, res, &f.vuln, scanners); err != nil {
 			return &exitError{ExitError, err}
 		}
+	}
+	if err := f.pull.check(ctx, res, &f.src, f.cacheDir, f.noCache); err != nil {
+		return &exitError{ExitError, err}
 	}
 	rep := report.FromScan(res, Version)
 	if !f.sbomsOnly {
