@@ -1,6 +1,7 @@
 // Package yara compiles YARA rules from files and matches them against
-// content in memory, through libyara (the Debian libyara-dev 4.2 library
-// with github.com/hillu/go-yara/v4).
+// content in memory, through github.com/Velocidex/go-yara, which compiles
+// libyara 4.5 from the C sources it bundles: building needs only gcc, no
+// system YARA library.
 package yara
 
 import (
@@ -13,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	goyara "github.com/hillu/go-yara/v4"
+	goyara "github.com/Velocidex/go-yara"
 )
 
 // Rules is a compiled rule set, safe for concurrent scanning.
