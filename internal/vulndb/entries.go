@@ -75,7 +75,7 @@ func decodeEntries(b []byte, pkg Package) ([]Affected, error) {
 			a.Ranges = append(a.Ranges, Range{Type: s})
 			continue
 		}
-		if len(a.Ranges) == 0 {
+		if len(a.Ranges) == 0 || s == "" { // the encoder writes no empty event
 			return nil, errEntries
 		}
 		r := &a.Ranges[len(a.Ranges)-1]
