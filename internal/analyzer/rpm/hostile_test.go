@@ -248,6 +248,33 @@ func TestHostileWarning(t *testing.T) {
 	}
 }
 
+// TestOutOfTime checks that a read cut short by its context marks the
+// layer's result incomplete, so it is not cached, while damage does not.
+func TestOutOfTime(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	damaged := fixture(t, "testdata/bdb/Packages")
+	put32(damaged, 10*bdbPageSize+16, 5)
+	for _, c := range []struct {
+		name       string
+		ctx        context.Context
+		db         []byte
+		incomplete bool
+	}{
+		{"cancelled", cancelled, fixture(t, "testdata/bdb/Packages"), true},
+		{"damaged", context.Background(), damaged, false},
+	} {
+		var r analyzer.Result
+		f := &analyzer.File{Entry: analyzer.Entry{Path: "var/lib/rpm/Packages", Mode: 0o644}, Content: c.db}
+		if err := rpm.New().Analyze(c.ctx, f, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Incomplete != c.incomplete || len(r.Warnings) != 1 {
+			t.Errorf("%s: incomplete %v, warnings %q", c.name, r.Incomplete, r.Warnings)
+		}
+	}
+}
+
 // BenchmarkRead reads the real fixtures.
 func BenchmarkRead(b *testing.B) {
 	for _, name := range []string{"testdata/bdb/Packages", "testdata/ndb/Packages.db"} {

@@ -92,6 +92,10 @@ func (*Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Resu
 		return nil
 	}
 	pkgs, err := Read(ctx, f.Content)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		// Out of time, not a property of the layer: do not cache.
+		r.Incomplete = true
+	}
 	for _, p := range pkgs {
 		if p.Name == "gpg-pubkey" {
 			continue
@@ -134,7 +138,16 @@ func Read(ctx context.Context, b []byte) ([]Info, error) {
 		}
 		out = append(out, info)
 	}
-	return out, probs.err()
+	err := probs.err()
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		// The context ended inside a reader that reports it otherwise
+		// (SQLite's interrupt), or after the last check.
+		if err == nil {
+			return out, cerr
+		}
+		err = fmt.Errorf("%w; %w", err, cerr)
+	}
+	return out, err
 }
 
 // problems keeps the first of the problems met while reading a database
