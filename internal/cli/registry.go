@@ -57,12 +57,14 @@ read-only unless its flag is given; what each sends:
                    /api/v2.0/systeminfo (Harbor); Server and X-Powered-By
                    headers of every response are checked for versions.
   exposure         DNS lookup of the host: findings on a public address.
-  push             only with --probe-push: POST /v2/customs-audit-probe-RANDOM/
-                   blobs/uploads/ (anonymously, and with a default credential
-                   --probe-credentials found), then DELETE of the upload URL the
-                   registry returned. No blob is written; the reference registry
-                   keeps a few-byte hash-state file of the cancelled upload until
-                   its upload purging runs.
+  push             only with --probe-push: PUT /v2/customs-audit-probe-RANDOM/
+                   manifests/customs-audit-probe, Content-Type OCI manifest,
+                   body "customs registry audit: push permission probe, not a
+                   manifest" (not JSON), anonymously and with a default
+                   credential --probe-credentials found. 401/403/405: push
+                   refused; 400 MANIFEST_INVALID: push authorized (the body was
+                   read, then rejected). Nothing is written: no upload, blob,
+                   manifest, tag or repository.
   delete           only with --probe-delete: DELETE /v2/REPO/manifests/sha256:000...0
                    (a digest that cannot exist; REPO is the first catalog
                    repository or a throwaway name). 405 means deletes are off.
@@ -118,7 +120,7 @@ func newRegistryAuditCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&opt.ProbePush, "probe-push", false, "start and cancel a blob upload in a throwaway repository (writes to the registry)")
+	fl.BoolVar(&opt.ProbePush, "probe-push", false, "ask to put an unparsable manifest in a throwaway repository (the registry stores nothing)")
 	fl.BoolVar(&opt.ProbeDelete, "probe-delete", false, "ask to delete a manifest digest that cannot exist")
 	fl.BoolVar(&opt.ProbeCredentials, "probe-credentials", false, "try the built-in vendor default credentials, one per second")
 	fl.StringSliceVar(&opt.Repositories, "repo", nil, "repositories to probe for anonymous pull (besides the catalog's)")

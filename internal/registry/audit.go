@@ -18,18 +18,21 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/registry/regapi"
 )
 
 // AuditOptions configure an audit. The zero value runs the read-only
 // probes with their defaults.
 type AuditOptions struct {
-	// ProbePush starts a blob upload in a throwaway repository and
-	// cancels it (--probe-push).
+	// ProbePush asks to put an unparsable manifest in a throwaway
+	// repository, which tells whether pushes are authorized and stores
+	// nothing (--probe-push).
 	ProbePush bool
 	// ProbeDelete asks to delete a manifest digest that cannot exist
 	// (--probe-delete).
@@ -118,7 +121,7 @@ type auditor struct {
 	api   string // base URL of the registry API
 	plain bool   // api is plain HTTP
 	// ch is the challenge /v2/ answered with when anonymous.
-	ch       challenge
+	ch       regapi.Challenge
 	repos    []string
 	found    []model.Finding
 	goodCred string // Authorization value of a default credential that works
@@ -239,14 +242,14 @@ func (a *auditor) probeAPI(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	a.ch = parseChallenge(r.header.Get("WWW-Authenticate"))
+	a.ch = regapi.ParseChallenge(r.header.Get("WWW-Authenticate"))
 	auth := ""
 	via := ""
-	if r.status == http.StatusUnauthorized && a.ch.scheme == "bearer" {
+	if r.status == http.StatusUnauthorized && a.ch.Scheme == "bearer" {
 		if tok := a.c.token(ctx, "anonymous-api", a.ch, "", ""); tok != "" {
 			r2, err := a.c.do(ctx, "anonymous-api", http.MethodGet, a.api+"/v2/", bearer(tok), nil)
 			if err == nil && r2.status == http.StatusOK {
-				r, via = r2, " with an anonymous token from "+a.ch.params["realm"]
+				r, via = r2, " with an anonymous token from "+a.ch.Params["realm"]
 			}
 		}
 	}
@@ -254,7 +257,7 @@ func (a *auditor) probeAPI(ctx context.Context) {
 		a.found = append(a.found, finding("registry-anonymous-api", model.Medium, "Registry API answers without credentials"+via,
 			"Anyone who can reach the registry can use its API. Require authentication unless the registry is meant to be public.", a.api+"/v2/", nil))
 	}
-	if a.ch.scheme == "bearer" {
+	if a.ch.Scheme == "bearer" {
 		auth = bearer(a.c.token(ctx, "anonymous-catalog", a.ch, "registry:catalog:*", ""))
 	}
 	cr, err := a.c.do(ctx, "anonymous-catalog", http.MethodGet, a.api+"/v2/_catalog?n=100", auth, nil)
@@ -282,7 +285,7 @@ func (a *auditor) probeRepositories(ctx context.Context) {
 	via := ""
 	for _, repo := range dedupe(repos) {
 		auth := ""
-		if a.ch.scheme == "bearer" {
+		if a.ch.Scheme == "bearer" {
 			auth = bearer(a.c.token(ctx, "anonymous-pull", a.ch, "repository:"+repo+":pull", ""))
 		}
 		r, err := a.c.do(ctx, "anonymous-tags", http.MethodGet, a.api+"/v2/"+repo+"/tags/list?n=10", auth, nil)
@@ -300,7 +303,7 @@ func (a *auditor) probeRepositories(ctx context.Context) {
 		if err == nil && m.status == http.StatusOK {
 			pulled = append(pulled, repo+":"+tag)
 			if auth != "" {
-				via = " (with an anonymous token from " + a.ch.params["realm"] + ")"
+				via = " (with an anonymous token from " + a.ch.Params["realm"] + ")"
 			}
 		}
 	}
@@ -323,7 +326,7 @@ const manifestAccept = "application/vnd.oci.image.index.v1+json, application/vnd
 func (a *auditor) probeCredentials(ctx context.Context) {
 	check := func(user, pass string) bool {
 		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
-		switch a.ch.scheme {
+		switch a.ch.Scheme {
 		case "basic":
 			r, err := a.c.do(ctx, "default-credentials", http.MethodGet, a.api+"/v2/", basic, nil)
 			return err == nil && r.status == http.StatusOK
@@ -332,11 +335,11 @@ func (a *auditor) probeCredentials(ctx context.Context) {
 		}
 		return false
 	}
-	if a.ch.scheme == "" {
+	if a.ch.Scheme == "" {
 		a.c.log("default-credentials", "(none sent)", "the registry asks for no credentials")
 		return
 	}
-	if a.ch.scheme == "bearer" && check("customs-control-"+randomHex(4), randomHex(12)) {
+	if a.ch.Scheme == "bearer" && check("customs-control-"+randomHex(4), randomHex(12)) {
 		a.c.log("default-credentials", "(stopped)", "the token realm accepts any credentials, so a default one cannot be told apart")
 		return
 	}
@@ -359,40 +362,59 @@ func (a *auditor) probeCredentials(ctx context.Context) {
 	}
 }
 
-// probePush starts a blob upload in a throwaway repository, anonymously
-// and with a default credential that worked, and cancels every upload it
-// started. It reports whether any upload was accepted.
+// pushProbeBody is what the push probe sends as a manifest: not JSON, so
+// no registry can store it.
+const pushProbeBody = "customs registry audit: push permission probe, not a manifest\n"
+
+// pushAllowedCodes are the error codes a registry answers the probe's
+// manifest with once it has authorized the push: it looked at the body.
+var pushAllowedCodes = []string{"MANIFEST_INVALID", "MANIFEST_UNVERIFIED", "MANIFEST_BLOB_UNKNOWN", "BLOB_UNKNOWN", "DIGEST_INVALID", "TAG_INVALID", "SIZE_INVALID"}
+
+// probePush asks to put a manifest that is not JSON under a throwaway
+// repository and tag, anonymously and with a default credential that
+// worked. Registries authorize a push before they read its body: a
+// refused push is answered 401/403 (405 when read-only), an authorized
+// one 400 MANIFEST_INVALID, since the body cannot be parsed. Nothing is
+// stored either way: no upload session is opened, no blob, manifest, tag
+// or repository written. It reports whether a push was authorized.
 func (a *auditor) probePush(ctx context.Context) bool {
 	repo := "customs-audit-probe-" + randomHex(6)
+	u := a.api + "/v2/" + repo + "/manifests/customs-audit-probe"
 	try := func(auth string) bool {
-		if a.ch.scheme == "bearer" {
+		if a.ch.Scheme == "bearer" {
 			auth = bearer(a.c.token(ctx, "push", a.ch, "repository:"+repo+":push,pull", auth))
 		}
-		r, err := a.c.do(ctx, "push", http.MethodPost, a.api+"/v2/"+repo+"/blobs/uploads/", auth, nil)
-		if err != nil || r.status != http.StatusAccepted {
+		r, err := a.c.send(ctx, "push", http.MethodPut, u, auth,
+			map[string]string{"Content-Type": "application/vnd.oci.image.manifest.v1+json"}, []byte(pushProbeBody))
+		if err != nil {
 			return false
 		}
-		if loc := r.header.Get("Location"); loc != "" {
-			if u, err := url.Parse(a.api); err == nil {
-				if l, err := u.Parse(loc); err == nil {
-					_, _ = a.c.do(ctx, "push", http.MethodDelete, l.String(), auth, nil)
+		switch r.status {
+		case http.StatusCreated, http.StatusAccepted, http.StatusOK:
+			// No registry should take this body; if one did, say so.
+			a.c.log("push", "PUT "+u, "the registry stored a manifest that is not JSON: delete "+repo+" by hand")
+			return true
+		case http.StatusBadRequest:
+			for _, c := range regapi.ErrorCodes(r.body) {
+				if slices.Contains(pushAllowedCodes, c) {
+					return true
 				}
 			}
 		}
-		return true
+		return false
 	}
 	accepted := false
 	if try("") {
 		accepted = true
 		a.found = append(a.found, finding("registry-anonymous-push", model.Critical, "Registry accepts pushes without credentials",
 			"Anyone who can reach the registry can replace images with their own. Require authentication for pushes now and check the images for tampering.",
-			a.api+"/v2/"+repo+"/blobs/uploads/", nil))
+			u, nil))
 	}
 	if a.goodCred != "" && try(a.goodCred) {
 		accepted = true
 		a.found = append(a.found, finding("registry-credential-push", model.Critical, "Registry accepts pushes with default credentials",
 			"Anyone who knows the published default password can replace images. Change the password and check the images for tampering.",
-			a.api+"/v2/"+repo+"/blobs/uploads/", nil))
+			u, nil))
 	}
 	return accepted
 }
@@ -407,7 +429,7 @@ func (a *auditor) probeDelete(ctx context.Context) {
 	}
 	u := a.api + "/v2/" + repo + "/manifests/sha256:" + strings.Repeat("0", 64)
 	try := func(auth string) bool {
-		if a.ch.scheme == "bearer" {
+		if a.ch.Scheme == "bearer" {
 			auth = bearer(a.c.token(ctx, "delete", a.ch, "repository:"+repo+":delete", auth))
 		}
 		r, err := a.c.do(ctx, "delete", http.MethodDelete, u, auth, nil)
@@ -467,9 +489,9 @@ func (a *auditor) probeLeaks(ctx context.Context) {
 
 func plaintextFinding(base string, r *response, pushed bool) model.Finding {
 	sev, why := model.High, "Anyone in the network path can read and alter images in transit."
-	ch := parseChallenge(r.header.Get("WWW-Authenticate"))
+	ch := regapi.ParseChallenge(r.header.Get("WWW-Authenticate"))
 	switch {
-	case ch.scheme != "":
+	case ch.Scheme != "":
 		sev, why = model.Critical, "It asks for credentials over plain HTTP, so passwords and tokens cross the network in the clear; anyone in the path can also alter images in transit."
 	case pushed:
 		sev, why = model.Critical, "It accepts pushes over plain HTTP, so anyone in the path can replace what is pushed."

@@ -1,9 +1,10 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
-	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/customs-scanner/customs/internal/registry/regapi"
 )
 
 // maxBody bounds what a probe reads of any response.
@@ -54,9 +57,19 @@ type response struct {
 	body   []byte
 }
 
-// do sends one request. auth is a full Authorization header value or "".
+// do sends one request without a body. auth is a full Authorization
+// header value or "".
 func (c *client) do(ctx context.Context, probe, method, u, auth string, header map[string]string) (*response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	return c.send(ctx, probe, method, u, auth, header, nil)
+}
+
+// send sends one request with body (none when nil).
+func (c *client) send(ctx context.Context, probe, method, u, auth string, header map[string]string, body []byte) (*response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +78,9 @@ func (c *client) do(ctx context.Context, probe, method, u, auth string, header m
 		req.Header.Set(k, v)
 	}
 	shown := method + " " + redactURL(u)
+	if body != nil {
+		shown += fmt.Sprintf(" (%d-byte body)", len(body))
+	}
 	switch {
 	case strings.HasPrefix(auth, "Basic "):
 		req.Header.Set("Authorization", auth)
@@ -79,7 +95,7 @@ func (c *client) do(ctx context.Context, probe, method, u, auth string, header m
 		return nil, err
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	got, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	c.log(probe, shown, resp.Status)
 	c.mu.Lock()
 	for _, h := range []string{"Server", "X-Powered-By"} {
@@ -88,7 +104,7 @@ func (c *client) do(ctx context.Context, probe, method, u, auth string, header m
 		}
 	}
 	c.mu.Unlock()
-	return &response{status: resp.StatusCode, header: resp.Header, body: body}, nil
+	return &response{status: resp.StatusCode, header: resp.Header, body: got}, nil
 }
 
 func (c *client) log(name, req, res string) {
@@ -113,44 +129,11 @@ func redactURL(u string) string {
 	return p.String()
 }
 
-// challenge is a parsed WWW-Authenticate header.
-type challenge struct {
-	scheme string // "basic", "bearer" or ""
-	params map[string]string
-}
-
-// parseChallenge reads the first challenge of a WWW-Authenticate value.
-func parseChallenge(h string) challenge {
-	h = strings.TrimSpace(h)
-	scheme, rest, _ := strings.Cut(h, " ")
-	ch := challenge{scheme: strings.ToLower(scheme), params: map[string]string{}}
-	for rest != "" {
-		rest = strings.TrimLeft(rest, " ,")
-		k, v, ok := strings.Cut(rest, "=")
-		if !ok {
-			break
-		}
-		k = strings.ToLower(strings.TrimSpace(k))
-		if strings.HasPrefix(v, `"`) {
-			end := strings.Index(v[1:], `"`)
-			if end < 0 {
-				ch.params[k] = v[1:]
-				break
-			}
-			ch.params[k], rest = v[1:1+end], v[2+end:]
-		} else {
-			val, r, _ := strings.Cut(v, ",")
-			ch.params[k], rest = strings.TrimSpace(val), r
-		}
-	}
-	return ch
-}
-
 // token asks the challenge's realm for a bearer token for scope, with
 // basic credentials when auth is set. It returns "" when none is issued.
-func (c *client) token(ctx context.Context, probe string, ch challenge, scope, auth string) string {
-	realm := ch.params["realm"]
-	if ch.scheme != "bearer" || realm == "" {
+func (c *client) token(ctx context.Context, probe string, ch regapi.Challenge, scope, auth string) string {
+	realm := ch.Params["realm"]
+	if ch.Scheme != "bearer" || realm == "" {
 		return ""
 	}
 	u, err := url.Parse(realm)
@@ -164,7 +147,7 @@ func (c *client) token(ctx context.Context, probe string, ch challenge, scope, a
 		return ""
 	}
 	q := u.Query()
-	if s := ch.params["service"]; s != "" {
+	if s := ch.Params["service"]; s != "" {
 		q.Set("service", s)
 	}
 	if scope != "" {
@@ -175,17 +158,7 @@ func (c *client) token(ctx context.Context, probe string, ch challenge, scope, a
 	if err != nil || resp.status != http.StatusOK {
 		return ""
 	}
-	var tok struct {
-		Token       string `json:"token"`
-		AccessToken string `json:"access_token"`
-	}
-	if json.Unmarshal(resp.body, &tok) != nil {
-		return ""
-	}
-	if tok.Token != "" {
-		return tok.Token
-	}
-	return tok.AccessToken
+	return regapi.ParseToken(resp.body)
 }
 
 func bearer(tok string) string {

@@ -153,8 +153,8 @@ func (r *testReg) push(t *testing.T, repoTag string, img v1.Image) name.Referenc
 	return ref
 }
 
-// files lists every regular file under the storage root, so a test can
-// tell that probes left nothing behind.
+// files lists every file and directory (with a trailing slash) under the
+// storage root, so a test can tell that probes left nothing behind.
 func (r *testReg) files(t *testing.T) []string {
 	t.Helper()
 	var out []string
@@ -165,10 +165,11 @@ func (r *testReg) files(t *testing.T) []string {
 			}
 			return err
 		}
-		if d.Type().IsRegular() {
-			rel, _ := filepath.Rel(r.dir, p)
-			out = append(out, rel)
+		rel, _ := filepath.Rel(r.dir, p)
+		if d.IsDir() {
+			rel += "/"
 		}
+		out = append(out, rel)
 		return nil
 	})
 	if err != nil {
