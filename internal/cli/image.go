@@ -171,11 +171,6 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 		if cfg.Malware, err = malware.Open(ctx, f.malware); err != nil {
 			return &exitError{ExitError, err}
 		}
-		if !f.quiet {
-			for _, n := range cfg.Malware.Notes() {
-				fmt.Fprintln(stderr, "warning:", n)
-			}
-		}
 	}
 	layerAnalyzers, err := all.Layer(cfg)
 	if err != nil {
@@ -211,6 +206,9 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 		return &exitError{ExitError, err}
 	}
 	rep := report.FromScan(res, Version)
+	// What the malware databases skipped at load time belongs with the
+	// scan's own warnings.
+	rep.Warnings = append(cfg.Malware.Notes(), rep.Warnings...)
 	if !f.sbomsOnly {
 		if err := applyPolicy(rep, &f.vuln, stderr, f.quiet); err != nil {
 			return &exitError{ExitError, err}
