@@ -22,10 +22,11 @@ type pullFlags struct {
 
 func (p *pullFlags) register(fl *pflag.FlagSet) {
 	fl.BoolVar(&p.requireDigest, "require-digest", false, "refuse registry references without a digest (repo@sha256:...)")
-	fl.BoolVar(&p.verifySignature, "verify-signature", false, "require a cosign signature of the image (with --cosign-key)")
+	fl.BoolVar(&p.verifySignature, "verify-signature", false, "require a cosign signature of the image (with --cosign-key, or keyless with --certificate-identity, --certificate-oidc-issuer and --trusted-root)")
 	fl.StringVar(&p.sig.KeyPath, "cosign-key", "", "PEM public key cosign signatures must verify with")
-	fl.StringVar(&p.sig.Identity, "certificate-identity", "", "keyless signer identity (not supported yet)")
-	fl.StringVar(&p.sig.Issuer, "certificate-oidc-issuer", "", "keyless signer OIDC issuer (not supported yet)")
+	fl.StringVar(&p.sig.Identity, "certificate-identity", "", "keyless: the signing certificate's identity (subject alternative name, exact)")
+	fl.StringVar(&p.sig.Issuer, "certificate-oidc-issuer", "", "keyless: the signing certificate's OIDC issuer (exact)")
+	fl.StringVar(&p.sig.TrustedRootPath, "trusted-root", "", "keyless: sigstore trusted_root.json (Fulcio authorities, Rekor logs) to verify against; never fetched over the network")
 }
 
 // check adds the pull-integrity findings of a registry image to res:

@@ -2,7 +2,9 @@
 // signature image stored under the tag sha256-<digest>.sig, whose layers
 // are simple-signing payloads carrying the signature in the
 // dev.cosignproject.cosign/signature annotation. Signatures are checked
-// with sigstore-go against a public key (cosign key-based signing).
+// with sigstore-go against a public key (cosign key-based signing), or
+// keyless: against the certificate authority and transparency log of a
+// sigstore trusted root, for a given signer identity and OIDC issuer.
 package signature
 
 import (
@@ -43,9 +45,17 @@ const (
 type Options struct {
 	// KeyPath is a PEM public key file (cosign.pub).
 	KeyPath string
-	// Identity and Issuer select keyless verification (certificate
-	// identity and OIDC issuer); not supported yet.
+	// Identity and Issuer select keyless verification: the signing
+	// certificate's subject alternative name and OIDC issuer, both exact.
 	Identity, Issuer string
+	// TrustedRootPath is the sigstore trusted_root.json keyless
+	// signatures are verified against (certificate authorities and
+	// transparency logs).
+	TrustedRootPath string
+	// IndexDigest, when the image was resolved through an index, is the
+	// index's digest: a signature of the index also vouches for the image
+	// (cosign signs the digest a tag points to).
+	IndexDigest string
 	// Remote are the registry options (credentials, TLS).
 	Remote []remote.Option
 	// Severity of an unsigned or invalid image (default HIGH).
@@ -59,32 +69,58 @@ func Verify(ctx context.Context, digestRef name.Digest, opt Options) (*model.Fin
 	if opt.Severity == "" {
 		opt.Severity = model.High
 	}
-	if opt.KeyPath == "" {
-		if opt.Identity != "" || opt.Issuer != "" {
-			return nil, errors.New("keyless verification (--certificate-identity, --certificate-oidc-issuer) is not supported yet: pass --cosign-key")
+	var check func(sig) error
+	switch {
+	case opt.KeyPath != "":
+		tm, err := keyMaterial(opt.KeyPath)
+		if err != nil {
+			return nil, err
 		}
-		return nil, errors.New("--verify-signature needs --cosign-key")
+		check = func(s sig) error { return s.verifyKey(tm) }
+	case opt.Identity != "" || opt.Issuer != "":
+		k, err := newKeyless(opt.TrustedRootPath, opt.Identity, opt.Issuer)
+		if err != nil {
+			return nil, err
+		}
+		check = k.verify
+	default:
+		return nil, errors.New("--verify-signature needs --cosign-key, or --certificate-identity and --certificate-oidc-issuer with --trusted-root")
 	}
-	tm, err := keyMaterial(opt.KeyPath)
-	if err != nil {
-		return nil, err
-	}
-	sigs, err := fetch(ctx, digestRef, opt.Remote)
-	if err != nil {
-		return nil, err
-	}
-	if len(sigs) == 0 {
-		return finding(opt.Severity, "integrity-unsigned", "Image has no cosign signature", digestRef, "no "+SigTag(digestRef).TagStr()+" signature image"), nil
+	targets := []name.Digest{digestRef}
+	if opt.IndexDigest != "" && opt.IndexDigest != digestRef.DigestStr() {
+		targets = append(targets, digestRef.Context().Digest(opt.IndexDigest))
 	}
 	var why []string
-	for _, s := range sigs {
-		if err := s.verify(digestRef.DigestStr(), tm); err != nil {
-			why = append(why, err.Error())
-			continue
+	found := 0
+	for _, target := range targets {
+		sigs, err := fetch(ctx, target, opt.Remote)
+		if err != nil {
+			return nil, err
 		}
-		return nil, nil
+		found += len(sigs)
+		for _, s := range sigs {
+			err := check(s)
+			if err == nil {
+				err = s.checkPayload(target.DigestStr())
+			}
+			if err == nil {
+				return nil, nil
+			}
+			why = append(why, err.Error())
+		}
 	}
-	return finding(opt.Severity, "integrity-signature-invalid", "No cosign signature of the image verifies with the given key", digestRef, strings.Join(why, "; ")), nil
+	if found == 0 {
+		var tags []string
+		for _, target := range targets {
+			tags = append(tags, SigTag(target).TagStr())
+		}
+		return finding(opt.Severity, "integrity-unsigned", "Image has no cosign signature", digestRef, "no "+strings.Join(tags, " or ")+" signature image"), nil
+	}
+	title := "No cosign signature of the image verifies with the given key"
+	if opt.KeyPath == "" {
+		title = "No cosign signature of the image verifies for identity " + opt.Identity + " from " + opt.Issuer
+	}
+	return finding(opt.Severity, "integrity-signature-invalid", title, digestRef, strings.Join(why, "; ")), nil
 }
 
 // SigTag is the tag cosign stores the signatures of digestRef under.
@@ -109,10 +145,13 @@ func keyMaterial(path string) (root.TrustedMaterial, error) {
 	return root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil }), nil
 }
 
-// sig is one signature layer: the payload and its signature.
+// sig is one signature layer: the payload, its signature, and for
+// keyless signatures the certificate and transparency log entry.
 type sig struct {
 	payload   []byte
 	signature []byte
+	cert      string
+	bundle    string
 }
 
 // fetch reads the signature image of digestRef; none is no error.
@@ -155,7 +194,8 @@ func fetch(ctx context.Context, digestRef name.Digest, opts []remote.Option) ([]
 		if err != nil {
 			return nil, fmt.Errorf("reading signature payload %s: %w", l.Digest, err)
 		}
-		out = append(out, sig{payload: p, signature: s})
+		out = append(out, sig{payload: p, signature: s,
+			cert: bounded(l.Annotations[CertificateAnnotation]), bundle: bounded(l.Annotations[BundleAnnotation])})
 	}
 	return out, nil
 }
@@ -171,9 +211,9 @@ type simpleSigning struct {
 	} `json:"critical"`
 }
 
-// verify checks the signature over the payload with sigstore-go, then
-// that the payload names the image's digest.
-func (s sig) verify(digest string, tm root.TrustedMaterial) error {
+// verifyKey checks the signature over the payload with sigstore-go
+// against a public key.
+func (s sig) verifyKey(tm root.TrustedMaterial) error {
 	if len(s.payload) > maxPayload {
 		return errors.New("signature payload too large")
 	}
@@ -182,6 +222,11 @@ func (s sig) verify(digest string, tm root.TrustedMaterial) error {
 	if err := verify.VerifySignatureWithArtifacts(content, &bundle.PublicKey{}, tm, []io.Reader{bytes.NewReader(s.payload)}); err != nil {
 		return fmt.Errorf("signature does not verify: %w", err)
 	}
+	return nil
+}
+
+// checkPayload checks that the (verified) payload names digest.
+func (s sig) checkPayload(digest string) error {
 	p, err := ParsePayload(s.payload)
 	if err != nil {
 		return err
@@ -190,6 +235,14 @@ func (s sig) verify(digest string, tm root.TrustedMaterial) error {
 		return fmt.Errorf("signed payload names %s, not this image", p.Critical.Image.Digest)
 	}
 	return nil
+}
+
+// bounded drops an annotation value larger than maxAnnotation.
+func bounded(v string) string {
+	if len(v) > maxAnnotation {
+		return ""
+	}
+	return v
 }
 
 // ParsePayload reads a simple-signing payload.
