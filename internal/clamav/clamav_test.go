@@ -289,3 +289,24 @@ func TestBodyWildcards(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsupportedFormats: signature files in formats this package does not
+// read are counted as skipped, one warning per file.
+func TestUnsupportedFormats(t *testing.T) {
+	db, err := Parse(map[string][]byte{
+		"local.hdb": []byte("aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File\n"),
+		// Container metadata signatures, two of them.
+		"daily.cdb":  []byte("# container signatures\nSig.One:CL_TYPE_ZIP:*:.*\\.exe:*:*:*:*:*:*\n\nSig.Two:CL_TYPE_RAR:*:.*:*:*:*:*:*:*\r\n"),
+		"rules.yara": []byte("rule a { condition: true }"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Signatures != 1 || db.Skipped != 3 {
+		t.Fatalf("signatures %d, skipped %d, warnings %v", db.Signatures, db.Skipped, db.Warnings)
+	}
+	want := []string{"daily.cdb: 2 signatures in a format customs does not read", "rules.yara: 1 signatures in a format customs does not read"}
+	if !slices.Equal(db.Warnings, want) {
+		t.Fatalf("warnings %q", db.Warnings)
+	}
+}

@@ -151,7 +151,18 @@ func formatOf(name string) string {
 	case "hdb", "hdu", "hsb", "hsu", "mdb", "mdu", "msb", "msu", "fp", "sfp", "ndb", "ndu", "ldb", "ldu", "ign", "ign2":
 		return ext
 	}
+	if unsupportedFormats[strings.ToLower(strings.TrimPrefix(filepath.Ext(name), "."))] {
+		return "unsupported"
+	}
 	return ""
+}
+
+// unsupportedFormats are ClamAV signature files this package does not
+// read (container metadata, phishing, icon, bytecode, YARA, ...): their
+// signatures are counted as skipped, one warning per file.
+var unsupportedFormats = map[string]bool{
+	"cdb": true, "cbc": true, "crb": true, "ftm": true, "gdb": true, "idb": true, "imp": true,
+	"pdb": true, "wdb": true, "hwp": true, "yar": true, "yara": true, "cat": true,
 }
 
 // add loads one database file: a container or a signature file.
@@ -204,6 +215,9 @@ const maxLine = 1 << 20
 // parseFile reads one signature file line by line.
 func (db *DB) parseFile(name string, r io.Reader) error {
 	format := formatOf(name)
+	if format == "unsupported" {
+		return db.skipFile(name, r)
+	}
 	pua := strings.HasSuffix(format, "u")
 	br := bufio.NewReaderSize(r, 64<<10)
 	var long bool
@@ -241,6 +255,33 @@ func (db *DB) parseFile(name string, r io.Reader) error {
 			return nil
 		}
 	}
+}
+
+// skipFile counts the signatures (lines that are neither empty nor
+// comments) of a file in a format this package does not read.
+func (db *DB) skipFile(name string, r io.Reader) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	n, start := 0, true
+	for {
+		b, err := br.ReadByte()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return err
+		}
+		if start && b != '\n' && b != '\r' && b != '#' {
+			n++
+		}
+		start = b == '\n'
+	}
+	if n > 0 {
+		db.Skipped += n
+		if len(db.Warnings) < maxWarnings {
+			db.Warnings = append(db.Warnings, fmt.Sprintf("%s: %d signatures in a format customs does not read", name, n))
+		}
+	}
+	return nil
 }
 
 // parseLine adds one signature and returns why it was skipped, or "".
