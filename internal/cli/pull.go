@@ -62,6 +62,7 @@ func (p *pullFlags) check(ctx context.Context, res *scan.Result, src *source.Opt
 	if p.verifySignature {
 		o := p.sig
 		o.Remote = src.RemoteOptions(ctx)
+		o.IndexDigest = m.IndexDigest
 		f, err := signature.Verify(ctx, ref.Context().Digest(m.Digest), o)
 		if err != nil {
 			return err

@@ -98,13 +98,22 @@ func openRegistry(ctx context.Context, input string, o *Options) (Image, error) 
 		return nil, fmt.Errorf("not a valid image reference: %w", err)
 	}
 	opts, guard := o.remoteOptions(ctx)
-	img, err := remote.Image(ref, opts...)
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return nil, explainRegistryError(ref, err)
+	}
+	// An index resolves to the image of the platform asked for (default
+	// linux/amd64).
+	img, err := desc.Image()
 	if err != nil {
 		return nil, explainRegistryError(ref, err)
 	}
 	ra, err := FromV1(img, input, KindRegistry, ref.Name())
 	if err != nil {
 		return nil, err
+	}
+	if desc.MediaType.IsIndex() {
+		ra.Meta().IndexDigest = desc.Digest.String()
 	}
 	ra.Meta().PlainHTTP = guard.plain.Load()
 	return ra, nil

@@ -41,6 +41,10 @@ type Meta struct {
 	Layers []LayerMeta
 	// PlainHTTP is true when the image was pulled over plain HTTP.
 	PlainHTTP bool
+	// IndexDigest is the digest of the index (manifest list) the
+	// reference resolved through, when it did; Digest is then the chosen
+	// platform's image.
+	IndexDigest string
 }
 
 // LayerMeta describes one layer.
