@@ -382,5 +382,24 @@ func (db *DB) NeedsHash(k HashKind, size int64) bool {
 	return db.files.sizeWanted(k, size)
 }
 
+// Wants reports whether a file of size bytes (negative: unknown) could
+// match a signature: any file could match a body, logical or PE section
+// signature; only a file of a size some hash signature names could match
+// a hash signature.
+func (db *DB) Wants(size int64) bool {
+	if len(db.body.sigs) > 0 || len(db.logical) > 0 || db.sections.len() > 0 {
+		return true
+	}
+	if size < 0 {
+		return db.files.len() > 0
+	}
+	for k := range numKinds {
+		if db.files.sizeWanted(k, size) {
+			return true
+		}
+	}
+	return false
+}
+
 // HasHashes reports whether any whole-file hash signature is loaded.
 func (db *DB) HasHashes() bool { return db.files.len() > 0 }
