@@ -8,6 +8,7 @@ package analyzer
 
 import (
 	"context"
+	"fmt"
 	"io/fs"
 	"path"
 	"strings"
@@ -140,4 +141,27 @@ func PathIs(p string, candidates ...string) bool {
 // InDir reports whether p lies directly or indirectly below dir.
 func InDir(p, dir string) bool {
 	return strings.HasPrefix(p, dir+"/")
+}
+
+// NeedUpTo is the Need of a regular file an analyzer wants whole but only
+// up to max bytes: its content when it fits, else its header alone, so the
+// analyzer can say it skipped the file (see Oversized).
+func NeedUpTo(e *Entry, max int64) Need {
+	if !e.IsRegular() {
+		return Skip
+	}
+	if e.Size > max {
+		return Header
+	}
+	return Content
+}
+
+// Oversized reports whether f was not read whole within max bytes and, if
+// so, records a warning naming the analyzer.
+func Oversized(f *File, max int64, r *Result, who string) bool {
+	if f.Content != nil && !f.Truncated && f.Size <= max {
+		return false
+	}
+	r.Warn(f.Path, fmt.Sprintf("%s: %d bytes, more than the %d-byte limit; skipped", who, f.Size, max))
+	return true
 }

@@ -39,19 +39,15 @@ func isLock(p string) bool { return path.Base(p) == "packages.lock.json" }
 
 // Need implements analyzer.Analyzer.
 func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
-	if !e.IsRegular() || (!isDeps(e.Path) && !isLock(e.Path)) {
+	if !(isDeps(e.Path) || isLock(e.Path)) {
 		return analyzer.Skip
 	}
-	if e.Size > MaxFileBytes {
-		return analyzer.Header
-	}
-	return analyzer.Content
+	return analyzer.NeedUpTo(e, MaxFileBytes)
 }
 
 // Analyze implements analyzer.Analyzer.
 func (*Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
-	if f.Content == nil || f.Truncated || f.Size > MaxFileBytes {
-		r.Warn(f.Path, fmt.Sprintf("dotnet: %d bytes, more than the %d-byte limit; skipped", f.Size, MaxFileBytes))
+	if analyzer.Oversized(f, MaxFileBytes, r, "dotnet") {
 		return nil
 	}
 	parse := ParsePackagesLock

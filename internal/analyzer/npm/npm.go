@@ -16,7 +16,6 @@ package npm
 
 import (
 	"context"
-	"fmt"
 	"path"
 	"strings"
 
@@ -112,17 +111,13 @@ func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 	if k == none {
 		return analyzer.Skip
 	}
-	if e.Size > k.limit() {
-		return analyzer.Header // only to warn that it is too large
-	}
-	return analyzer.Content
+	return analyzer.NeedUpTo(e, k.limit())
 }
 
 // Analyze implements analyzer.Analyzer.
 func (*Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
 	k := kindOf(f.Path)
-	if f.Size > k.limit() || f.Truncated {
-		r.Warn(f.Path, fmt.Sprintf("npm: %d bytes, larger than the %d-byte limit; skipped", f.Size, k.limit()))
+	if analyzer.Oversized(f, k.limit(), r, "npm") {
 		return nil
 	}
 	var pkgs []model.Package

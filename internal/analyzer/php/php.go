@@ -60,19 +60,15 @@ func underDir(p, d string) bool {
 
 // Need implements analyzer.Analyzer.
 func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
-	if !e.IsRegular() || (!isInstalled(e.Path) && !isLock(e.Path)) {
+	if !(isInstalled(e.Path) || isLock(e.Path)) {
 		return analyzer.Skip
 	}
-	if e.Size > MaxFileBytes {
-		return analyzer.Header
-	}
-	return analyzer.Content
+	return analyzer.NeedUpTo(e, MaxFileBytes)
 }
 
 // Analyze implements analyzer.Analyzer.
 func (*Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
-	if f.Content == nil || f.Truncated || f.Size > MaxFileBytes {
-		r.Warn(f.Path, fmt.Sprintf("php: %d bytes, more than the %d-byte limit; skipped", f.Size, MaxFileBytes))
+	if analyzer.Oversized(f, MaxFileBytes, r, "php") {
 		return nil
 	}
 	parse := ParseComposerLock

@@ -11,7 +11,6 @@ package python
 
 import (
 	"context"
-	"fmt"
 	"path"
 	"regexp"
 	"strings"
@@ -74,17 +73,13 @@ func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 	case metadata:
 		return analyzer.Content // the headers come first: a truncated file is fine
 	}
-	if e.Size > MaxLockfile {
-		return analyzer.Header // only to warn that it is too large
-	}
-	return analyzer.Content
+	return analyzer.NeedUpTo(e, MaxLockfile)
 }
 
 // Analyze implements analyzer.Analyzer.
 func (*Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
 	k := kindOf(f.Path)
-	if k != metadata && (f.Size > MaxLockfile || f.Truncated) {
-		r.Warn(f.Path, fmt.Sprintf("python: %d bytes, larger than the %d-byte limit; skipped", f.Size, MaxLockfile))
+	if k != metadata && analyzer.Oversized(f, MaxLockfile, r, "python") {
 		return nil
 	}
 	var pkgs []model.Package

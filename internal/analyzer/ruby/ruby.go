@@ -7,7 +7,6 @@ package ruby
 
 import (
 	"context"
-	"fmt"
 	"path"
 	"strings"
 
@@ -34,13 +33,10 @@ func (*Analyzer) Version() int { return 1 }
 
 // Need implements analyzer.Analyzer.
 func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
-	if !e.IsRegular() || (!isGemspec(e.Path) && !isLockfile(e.Path)) {
+	if !(isGemspec(e.Path) || isLockfile(e.Path)) {
 		return analyzer.Skip
 	}
-	if e.Size > MaxFileBytes {
-		return analyzer.Header
-	}
-	return analyzer.Content
+	return analyzer.NeedUpTo(e, MaxFileBytes)
 }
 
 // isGemspec reports whether p is an installed gem's specification.
@@ -75,8 +71,7 @@ func isLockfile(p string) bool {
 
 // Analyze implements analyzer.Analyzer.
 func (*Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
-	if f.Content == nil || f.Truncated || f.Size > MaxFileBytes {
-		r.Warn(f.Path, fmt.Sprintf("ruby: %d bytes, more than the %d-byte limit; skipped", f.Size, MaxFileBytes))
+	if analyzer.Oversized(f, MaxFileBytes, r, "ruby") {
 		return nil
 	}
 	if isGemspec(f.Path) {

@@ -10,7 +10,6 @@ package rust
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"path"
 	"strings"
 
@@ -48,10 +47,7 @@ func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 		if inCrateSources(e.Path) {
 			return analyzer.Skip
 		}
-		if e.Size > MaxLockBytes {
-			return analyzer.Header
-		}
-		return analyzer.Content
+		return analyzer.NeedUpTo(e, MaxLockBytes)
 	}
 	if e.Size >= MinBinarySize && (e.Mode.Perm()&0o111 != 0 || inProgramDir(e.Path)) {
 		return analyzer.Content
@@ -90,8 +86,7 @@ var rustcMarker = []byte("/rustc/")
 // Analyze implements analyzer.Analyzer.
 func (*Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
 	if path.Base(f.Path) == "Cargo.lock" {
-		if f.Content == nil || f.Truncated || f.Size > MaxLockBytes {
-			r.Warn(f.Path, fmt.Sprintf("rust: %d bytes, more than the %d-byte limit; skipped", f.Size, MaxLockBytes))
+		if analyzer.Oversized(f, MaxLockBytes, r, "rust") {
 			return nil
 		}
 		crates, err := ParseCargoLock(f.Content)
