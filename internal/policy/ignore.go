@@ -56,11 +56,24 @@ func (r *IgnoreRule) matches(f model.Finding, now time.Time) bool {
 // LoadIgnoreFile reads an ignore file. A missing file is an error only when
 // required (the user named it).
 func LoadIgnoreFile(name string, required bool) ([]IgnoreRule, error) {
-	f, err := os.Open(name)
+	data, err := readPolicyFile(name)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !required {
 			return nil, nil
 		}
+		return nil, err
+	}
+	rules, err := ParseIgnore(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return rules, nil
+}
+
+// readPolicyFile reads an ignore or VEX file of at most maxPolicyFile bytes.
+func readPolicyFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
@@ -71,11 +84,7 @@ func LoadIgnoreFile(name string, required bool) ([]IgnoreRule, error) {
 	if len(data) > maxPolicyFile {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxPolicyFile)
 	}
-	rules, err := ParseIgnore(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return rules, nil
+	return data, nil
 }
 
 // ParseIgnore parses ignore-file YAML: a mapping with an "ignore" list, or

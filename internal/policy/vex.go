@@ -3,9 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -93,17 +91,9 @@ func ids(raw json.RawMessage) (id string, extra []string, subs []json.RawMessage
 
 // LoadVEX reads an OpenVEX document.
 func LoadVEX(name string) ([]Statement, error) {
-	f, err := os.Open(name)
+	data, err := readPolicyFile(name)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPolicyFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxPolicyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxPolicyFile)
 	}
 	st, err := ParseVEX(data)
 	if err != nil {
