@@ -59,25 +59,20 @@ func (c Config) wants(scanner string) bool {
 const scannerAlways = "always"
 
 // Layer returns the layer analyzers that cfg selects.
-func Layer(cfg Config) ([]analyzer.Analyzer, error) {
-	var out []analyzer.Analyzer
-	for _, e := range layerAnalyzers {
-		if !cfg.wants(e.scanner) {
-			continue
-		}
-		a, err := e.make(cfg)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
+func Layer(cfg Config) ([]analyzer.Analyzer, error) { return pick(cfg, layerAnalyzers) }
 
 // Image returns the image-level analyzers that cfg selects.
-func Image(cfg Config) ([]analyzer.ImageAnalyzer, error) {
-	var out []analyzer.ImageAnalyzer
-	for _, e := range imageAnalyzers {
+func Image(cfg Config) ([]analyzer.ImageAnalyzer, error) { return pick(cfg, imageAnalyzers) }
+
+// entry is one analyzer of the lists below, with the scanner it belongs to.
+type entry[T any] struct {
+	scanner string
+	make    func(Config) (T, error)
+}
+
+func pick[T any](cfg Config, entries []entry[T]) ([]T, error) {
+	var out []T
+	for _, e := range entries {
 		if !cfg.wants(e.scanner) {
 			continue
 		}
@@ -101,10 +96,7 @@ const (
 
 // layerAnalyzers lists every layer analyzer with the scanner it belongs to.
 // Add one line per analyzer.
-var layerAnalyzers = []struct {
-	scanner string
-	make    func(Config) (analyzer.Analyzer, error)
-}{
+var layerAnalyzers = []entry[analyzer.Analyzer]{
 	{scannerAlways, func(Config) (analyzer.Analyzer, error) { return osrelease.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return dpkg.New(), nil }},
 	{ScannerPackage, func(Config) (analyzer.Analyzer, error) { return apk.New(), nil }},
@@ -126,10 +118,7 @@ var layerAnalyzers = []struct {
 }
 
 // imageAnalyzers lists every image-level analyzer. Add one line per analyzer.
-var imageAnalyzers = []struct {
-	scanner string
-	make    func(Config) (analyzer.ImageAnalyzer, error)
-}{
+var imageAnalyzers = []entry[analyzer.ImageAnalyzer]{
 	{ScannerConfig, func(c Config) (analyzer.ImageAnalyzer, error) {
 		return check.New(check.Options{Skip: c.SkipChecks, MaxImageAgeDays: c.MaxImageAgeDays}), nil
 	}},
