@@ -1,8 +1,10 @@
 // Command benchimage builds the benchmark images of scripts/bench-inventory.sh
-// from a cached debootstrap Debian root filesystem: the files are split into
-// a number of layers of similar size, optionally followed by a layer of large
-// incompressible files (to make a ~1 GB image), and written both as an OCI
-// layout (gzip layers) and as a docker-save archive (uncompressed layers).
+// and scripts/bench-peers.sh from a cached debootstrap Debian root
+// filesystem: the files are split into a number of layers of similar size,
+// optionally followed by one layer per added directory (an npm tree, Go
+// binaries) and a layer of large incompressible files (to make a ~1 GB
+// image), and written both as an OCI layout (gzip layers) and as a
+// docker-save archive (uncompressed layers).
 package main
 
 import (
@@ -16,8 +18,10 @@ import (
 	"log"
 	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -31,6 +35,8 @@ import (
 func main() {
 	layers := flag.Int("layers", 12, "layers to split the root filesystem into")
 	bulkMB := flag.Int("bulk-mb", 0, "add a layer of this many MB of incompressible files")
+	var adds addFlags
+	flag.Var(&adds, "add", "add a layer holding directory SRC at path DEST in the image (SRC=DEST; repeatable)")
 	cache := flag.String("cache", filepath.Join(os.Getenv("HOME"), ".cache", "customs-test"), "debootstrap cache")
 	out := flag.String("out", "", "output directory (writes oci/ and docker.tar)")
 	flag.Parse()
@@ -48,6 +54,14 @@ func main() {
 	img := empty.Image
 	for i, chunk := range split(files, *layers) {
 		img = appendLayer(img, fmt.Sprintf("rootfs part %d", i), func(tw *tar.Writer) error { return writeFiles(tw, root, chunk) })
+	}
+	for _, a := range adds {
+		src, dest, _ := strings.Cut(a, "=")
+		extra, err := listFiles(src)
+		if err != nil {
+			log.Fatal(err)
+		}
+		img = appendLayer(img, "add "+dest, func(tw *tar.Writer) error { return writeFilesAt(tw, src, strings.Trim(dest, "/"), extra) })
 	}
 	if *bulkMB > 0 {
 		img = appendLayer(img, "bulk data", func(tw *tar.Writer) error { return writeBulk(tw, *bulkMB) })
@@ -194,7 +208,18 @@ func appendLayer(img v1.Image, createdBy string, write func(*tar.Writer) error) 
 	return img
 }
 
+// addFlags collects repeated -add flags.
+type addFlags []string
+
+func (a *addFlags) String() string     { return strings.Join(*a, ",") }
+func (a *addFlags) Set(v string) error { *a = append(*a, v); return nil }
+
 func writeFiles(tw *tar.Writer, root string, files []file) error {
+	return writeFilesAt(tw, root, "", files)
+}
+
+// writeFilesAt writes files below root into the layer under prefix.
+func writeFilesAt(tw *tar.Writer, root, prefix string, files []file) error {
 	for _, f := range files {
 		p := filepath.Join(root, f.rel)
 		fi, err := os.Lstat(p)
@@ -209,7 +234,7 @@ func writeFiles(tw *tar.Writer, root string, files []file) error {
 		if err != nil {
 			continue
 		}
-		hdr.Name = filepath.ToSlash(f.rel)
+		hdr.Name = path.Join(prefix, filepath.ToSlash(f.rel))
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
