@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -64,6 +65,10 @@ filters; 2 usage or scan error, or a vulnerability database older than --db-max-
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	var memLimitMB int64
+	root.PersistentFlags().Int64Var(&memLimitMB, "memory-limit-mb", defaultMemoryLimitMB,
+		"soft limit on the scanner's memory in MiB: the garbage collector works harder near it (0: none; $GOMEMLIMIT wins)")
+	root.PersistentPreRun = func(*cobra.Command, []string) { setMemoryLimit(memLimitMB) }
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newImageCmd(stdout, stderr, false), newImageCmd(stdout, stderr, true), newCacheCmd(stdout), newVersionCmd(stdout))
@@ -84,6 +89,20 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// defaultMemoryLimitMB keeps a scan's memory bounded whatever the image
+// size: the layer engine streams, and what it holds at once is a few file
+// buffers and the results.
+const defaultMemoryLimitMB = 96
+
+// setMemoryLimit sets the runtime's soft memory limit, unless GOMEMLIMIT
+// already does.
+func setMemoryLimit(mb int64) {
+	if os.Getenv("GOMEMLIMIT") != "" || mb <= 0 {
+		return
+	}
+	debug.SetMemoryLimit(mb << 20)
 }
 
 // isTerminal reports whether w is a terminal.

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
@@ -69,7 +70,7 @@ func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim L
 	hash := sha256.New()
 	tr := tar.NewReader(io.TeeReader(counted, hash))
 	needs := make([]analyzer.Need, len(analyzers))
-	var buf []byte
+	var small []byte // this walk's buffer for files up to smallFileBytes
 	for {
 		if err := ctx.Err(); err != nil {
 			return w, err
@@ -113,30 +114,13 @@ func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim L
 		}
 		f := analyzer.File{Entry: e}
 		if most == analyzer.Content && e.IsRegular() {
-			n := min(e.Size, lim.MaxFileBytes)
-			if int64(cap(buf)) < n {
-				buf = make([]byte, n)
-			}
-			got, err := io.ReadFull(tr, buf[:n])
-			if err != nil {
+			if err := readAndAnalyze(ctx, tr, &f, lim, &small, analyzers, needs, &w.Result); err != nil {
 				w.Index.Bytes = counted.n
-				return finish(w), fmt.Errorf("reading %s: %w", e.Path, err)
+				return finish(w), err
 			}
-			f.Content = buf[:got]
-			f.Truncated = e.Size > lim.MaxFileBytes
+			continue
 		}
-		for i, a := range analyzers {
-			if needs[i] == analyzer.Skip {
-				continue
-			}
-			g := f
-			if needs[i] == analyzer.Header {
-				g.Content, g.Truncated = nil, false
-			}
-			if err := analyze(ctx, a, &g, &w.Result); err != nil {
-				w.Result.Warn(e.Path, a.Name()+": "+err.Error())
-			}
-		}
+		analyzeAll(ctx, &f, analyzers, needs, &w.Result)
 	}
 	// Read the end-of-archive padding too, so the digest covers every byte.
 	if _, err := io.Copy(hash, counted); err != nil {
@@ -146,6 +130,56 @@ func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim L
 	w.Index.Bytes = counted.n
 	w.DiffID = "sha256:" + hex.EncodeToString(hash.Sum(nil))
 	return finish(w), nil
+}
+
+// smallFileBytes is the size up to which a file is read into the walk's own
+// buffer. Larger files go into one buffer shared by every walk in the
+// process, held by one walk at a time, so that analysing layers in parallel
+// never holds more than one large file in memory.
+const smallFileBytes = 1 << 20
+
+var large struct {
+	sync.Mutex
+	buf []byte
+}
+
+// readAndAnalyze reads a regular file's content (up to the per-file limit)
+// once and hands it to every analyzer that wants it.
+func readAndAnalyze(ctx context.Context, r io.Reader, f *analyzer.File, lim Limits, small *[]byte, analyzers []analyzer.Analyzer, needs []analyzer.Need, res *analyzer.Result) error {
+	n := min(f.Size, lim.MaxFileBytes)
+	buf := small
+	if n > smallFileBytes {
+		large.Lock()
+		defer large.Unlock()
+		buf = &large.buf
+	}
+	if int64(cap(*buf)) < n {
+		*buf = make([]byte, n)
+	}
+	got, err := io.ReadFull(r, (*buf)[:n])
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", f.Path, err)
+	}
+	f.Content = (*buf)[:got]
+	f.Truncated = f.Size > lim.MaxFileBytes
+	analyzeAll(ctx, f, analyzers, needs, res)
+	return nil
+}
+
+// analyzeAll hands f to each analyzer according to its need.
+func analyzeAll(ctx context.Context, f *analyzer.File, analyzers []analyzer.Analyzer, needs []analyzer.Need, res *analyzer.Result) {
+	for i, a := range analyzers {
+		if needs[i] == analyzer.Skip {
+			continue
+		}
+		g := *f
+		if needs[i] == analyzer.Header {
+			g.Content, g.Truncated = nil, false
+		}
+		if err := analyze(ctx, a, &g, res); err != nil {
+			res.Warn(f.Path, a.Name()+": "+err.Error())
+		}
+	}
 }
 
 // analyze runs one analyzer on one file, turning a panic into an error so a
