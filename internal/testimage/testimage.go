@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/scan"
 	"github.com/customs-scanner/customs/internal/source"
 )
@@ -230,4 +231,12 @@ func TarWriter(w io.Writer) StreamTar { return StreamTar{tar.NewWriter(w)} }
 // Header starts a regular file of size bytes; write its content next.
 func (s StreamTar) Header(name string, size int64) error {
 	return s.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size, Typeflag: tar.TypeReg, ModTime: time.Unix(1700000000, 0)})
+}
+
+// Packages scans an image made of layers (default configuration) with one
+// analyzer and returns the packages and warnings it reports.
+func Packages(t testing.TB, a analyzer.Analyzer, layers ...v1.Layer) ([]model.Package, []string) {
+	t.Helper()
+	res := Scan(t, Image(t, v1.Config{}, layers...), []analyzer.Analyzer{a})
+	return res.Packages, res.Warnings
 }

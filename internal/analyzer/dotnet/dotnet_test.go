@@ -6,18 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/customs-scanner/customs/internal/analyzer"
-	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
-
-func scan(t *testing.T, layers ...v1.Layer) ([]model.Package, []string) {
-	t.Helper()
-	res := testimage.Scan(t, testimage.Image(t, v1.Config{}, layers...), []analyzer.Analyzer{New()})
-	return res.Packages, res.Warnings
-}
 
 func read(t *testing.T, p string) string {
 	t.Helper()
@@ -35,7 +25,7 @@ func read(t *testing.T, p string) string {
 // WebApp.Core.
 func TestDepsAndLock(t *testing.T) {
 	const deps, lock = "app/WebApp.deps.json", "src/WebApp/packages.lock.json"
-	pkgs, warns := scan(t, testimage.Layer(t,
+	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t,
 		testimage.File(deps, read(t, "testdata/WebApp.deps.json")),
 		testimage.File(lock, read(t, "testdata/packages.lock.json")),
 	))
@@ -54,7 +44,7 @@ func TestDepsAndLock(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s\nwarnings %v", strings.Join(got, "\n"), strings.Join(want, "\n"), warns)
 	}
 	// A later layer deleting the application leaves only the lockfile.
-	pkgs, _ = scan(t, testimage.Layer(t,
+	pkgs, _ = testimage.Packages(t, New(), testimage.Layer(t,
 		testimage.File(deps, read(t, "testdata/WebApp.deps.json")),
 		testimage.File(lock, read(t, "testdata/packages.lock.json")),
 	), testimage.Layer(t, testimage.Whiteout("app")))
@@ -66,7 +56,7 @@ func TestDepsAndLock(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	pkgs, warns := scan(t, testimage.Layer(t,
+	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t,
 		testimage.File("a/x.deps.json", `{"libraries": {"A/1.0": {"type": "package"`),
 		testimage.File("b/y.deps.json", `{"libraries": {"Ok.Pkg/1.0.0": {"type": "package"}, "NoVersion": {"type": "package"}, "Bad Name/1.0": {"type": "package"}}}`),
 		testimage.File("c/packages.lock.json", `{"version": 1, "dependencies": {"net8.0": []}}`),

@@ -10,18 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
-
-func scan(t *testing.T, layers ...v1.Layer) ([]model.Package, []string) {
-	t.Helper()
-	res := testimage.Scan(t, testimage.Image(t, v1.Config{}, layers...), []analyzer.Analyzer{New()})
-	return res.Packages, res.Warnings
-}
 
 func describe(pkgs []model.Package) []string {
 	var out []string
@@ -100,7 +91,7 @@ func TestComposerInstall(t *testing.T) {
 			t.Errorf("%s:\ngot  %s\nwant %s\nwarnings %v", what, strings.Join(got, "\n     "), strings.Join(want, "\n     "), warns)
 		}
 	}
-	pkgs, warns := scan(t, testimage.Layer(t, testimage.File(inst, installed), testimage.File(lk, lock)))
+	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t, testimage.File(inst, installed), testimage.File(lk, lock)))
 	check("installed.json and composer.lock", describe(pkgs), warns, want(true))
 
 	// Composer 1 wrote the bare array of packages.
@@ -110,7 +101,7 @@ func TestComposerInstall(t *testing.T) {
 	if err := json.Unmarshal([]byte(installed), &v2); err != nil {
 		t.Fatal(err)
 	}
-	pkgs, warns = scan(t, testimage.Layer(t, testimage.File(inst, string(v2.Packages))))
+	pkgs, warns = testimage.Packages(t, New(), testimage.Layer(t, testimage.File(inst, string(v2.Packages))))
 	w := want(false)
 	for i := range w {
 		w[i] = strings.Replace(w[i], "dev=true", "dev=", 1) // Composer 1 did not list dev packages
@@ -118,7 +109,7 @@ func TestComposerInstall(t *testing.T) {
 	check("Composer 1 installed.json", describe(pkgs), warns, w)
 
 	// Removing the vendor directory in a later layer leaves the lockfile's packages.
-	pkgs, _ = scan(t, testimage.Layer(t, testimage.File(inst, installed), testimage.File(lk, lock)), testimage.Layer(t, testimage.Whiteout("srv/app/vendor")))
+	pkgs, _ = testimage.Packages(t, New(), testimage.Layer(t, testimage.File(inst, installed), testimage.File(lk, lock)), testimage.Layer(t, testimage.Whiteout("srv/app/vendor")))
 	for _, p := range pkgs {
 		if p.Path != lk || len(p.Locations) != 0 {
 			t.Errorf("after deleting vendor: %+v", p)
@@ -144,7 +135,7 @@ func writeJSON(t *testing.T, p string, v any) {
 }
 
 func TestBadInput(t *testing.T) {
-	pkgs, warns := scan(t, testimage.Layer(t,
+	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t,
 		testimage.File("a/composer.lock", `{"packages": [{"name": "x/y", "version": "1.0"`),
 		testimage.File("b/vendor/composer/installed.json", `{"packages": [{"name": "ok/pkg", "version": "v2.0.0", "license": "MIT"}, {"name": "noslash", "version": "1"}, {"name": "a/b", "version": "1 2"}]}`),
 		testimage.File("c/composer.lock", strings.Repeat(" ", MaxFileBytes+1)),

@@ -10,18 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
-	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
-
-func scan(t *testing.T, layers ...v1.Layer) ([]model.Package, []string) {
-	t.Helper()
-	res := testimage.Scan(t, testimage.Image(t, v1.Config{}, layers...), []analyzer.Analyzer{New()})
-	return res.Packages, res.Warnings
-}
 
 func ids(pkgs []model.Package) []string {
 	var out []string
@@ -60,7 +51,7 @@ func TestDebianGems(t *testing.T) {
 		t.Fatalf("gem list in %s: %v", root, err)
 	}
 	want := gemList(t, out)
-	pkgs, warns := scan(t, testimage.DirLayer(t, root))
+	pkgs, warns := testimage.Packages(t, New(), testimage.DirLayer(t, root))
 	if len(warns) > 0 {
 		t.Errorf("warnings: %v", warns)
 	}
@@ -106,7 +97,7 @@ func TestGemfileLockBundler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pkgs, warns := scan(t, testimage.Layer(t, testimage.File("app/Gemfile.lock", string(lock))))
+	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t, testimage.File("app/Gemfile.lock", string(lock))))
 	if got := ids(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("got %v (warnings %v), want %v", got, warns, want)
 	}
@@ -127,7 +118,7 @@ func TestLockAndInstalled(t *testing.T) {
 	}
 	const specPath = "var/lib/gems/3.1.0/specifications/rack-2.2.22.gemspec"
 	base := testimage.Layer(t, testimage.File(specPath, string(spec)), testimage.File("srv/app/Gemfile.lock", string(lock)))
-	pkgs, _ := scan(t, base)
+	pkgs, _ := testimage.Packages(t, New(), base)
 	if got := ids(pkgs); strings.Join(got, " ") != "rack@2.2.22 rexml@3.2.5" {
 		t.Fatalf("got %v", got)
 	}
@@ -136,7 +127,7 @@ func TestLockAndInstalled(t *testing.T) {
 			t.Errorf("rack locations: %q %q", p.Path, p.Locations)
 		}
 	}
-	pkgs, _ = scan(t, base, testimage.Layer(t, testimage.Whiteout("srv/app/Gemfile.lock")))
+	pkgs, _ = testimage.Packages(t, New(), base, testimage.Layer(t, testimage.Whiteout("srv/app/Gemfile.lock")))
 	if got := ids(pkgs); strings.Join(got, " ") != "rack@2.2.22" || len(pkgs[0].Locations) != 0 {
 		t.Errorf("after deleting the lockfile: %+v", pkgs)
 	}
@@ -185,7 +176,7 @@ func TestGemspecForms(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	huge := testimage.File("usr/lib/ruby/gems/3.1.0/specifications/big-1.0.gemspec", strings.Repeat("#", MaxFileBytes+1))
-	pkgs, warns := scan(t, testimage.Layer(t,
+	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t,
 		huge,
 		testimage.File("app/Gemfile.lock", "GEM\n  specs:\n    ok (1.0)\n    bad line\n    evil ($(rm -rf /))\n"),
 		testimage.File("var/lib/gems/3.1.0/specifications/x.gemspec", "\x00\xff garbage"),

@@ -11,18 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
-
-func scan(t *testing.T, layers ...v1.Layer) ([]model.Package, []string) {
-	t.Helper()
-	res := testimage.Scan(t, testimage.Image(t, v1.Config{}, layers...), []analyzer.Analyzer{New()})
-	return res.Packages, res.Warnings
-}
 
 func ids(pkgs []model.Package) []string {
 	var out []string
@@ -194,7 +186,7 @@ func TestCargoBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	pkgs, warns := scan(t, testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe)))
+	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe)))
 	if got := ids(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(runtimeWant, " ") {
 		t.Errorf("executable: got %v (warnings %v), want %v", got, warns, runtimeWant)
 	}
@@ -206,7 +198,7 @@ func TestCargoBuild(t *testing.T) {
 
 	// The lockfile and the executable in one image: one package per crate,
 	// with both locations where both hold it.
-	pkgs, warns = scan(t, testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe), testimage.File("src/app/Cargo.lock", string(lock))))
+	pkgs, warns = testimage.Packages(t, New(), testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe), testimage.File("src/app/Cargo.lock", string(lock))))
 	if got := ids(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(all, " ") {
 		t.Errorf("executable and lockfile: got %v (warnings %v), want %v", got, warns, all)
 	}
@@ -227,11 +219,11 @@ func TestCargoBuild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pkgs, warns := scan(t, testimage.Layer(t, testimage.Exec("usr/local/bin/app", plain))); len(pkgs)+len(warns) != 0 {
+	if pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t, testimage.Exec("usr/local/bin/app", plain))); len(pkgs)+len(warns) != 0 {
 		t.Errorf("plain executable: %v %v", pkgs, warns)
 	}
 	// Deleting the executable in a later layer removes its crates.
-	if pkgs, _ := scan(t, testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe)), testimage.Layer(t, testimage.Whiteout("usr/local/bin/app"))); len(pkgs) != 0 {
+	if pkgs, _ := testimage.Packages(t, New(), testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe)), testimage.Layer(t, testimage.Whiteout("usr/local/bin/app"))); len(pkgs) != 0 {
 		t.Errorf("deleted executable still reported: %v", ids(pkgs))
 	}
 }
@@ -271,7 +263,7 @@ func TestBadInput(t *testing.T) {
 	if _, err := ParseCargoLock([]byte("[[package]\nname = ")); err == nil {
 		t.Error("malformed TOML accepted")
 	}
-	pkgs, warns := scan(t, testimage.Layer(t,
+	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t,
 		testimage.File("a/Cargo.lock", "[[package]\nname = "),
 		testimage.File("b/Cargo.lock", "[[package]]\nname = \"ok\"\nversion = \"1.0.0\"\n[[package]]\nname = \"$(evil)\"\nversion = \"1\"\n"),
 		testimage.File("c/Cargo.lock", strings.Repeat(" ", MaxLockBytes+1)),
