@@ -102,7 +102,7 @@ func inspectEngineImage(ctx context.Context, cli *client.Client, input string, o
 	if !strings.Contains(id, ":") {
 		id = "sha256:" + id
 	}
-	meta := Meta{Input: input, Kind: kind, Name: resolvedName(input, ins.RepoTags), Digest: id, Config: cfg}
+	meta := Meta{Input: input, Kind: kind, Name: resolvedName(input, ins.RepoTags), Digest: id, Config: cfg, RepoDigests: ins.RepoDigests}
 	if d := repoDigest(input, ins.RepoDigests); d != "" {
 		meta.Digest = d
 	}

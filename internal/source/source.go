@@ -45,6 +45,9 @@ type Meta struct {
 	// reference resolved through, when it did; Digest is then the chosen
 	// platform's image.
 	IndexDigest string
+	// RepoDigests are the registry references (repo@sha256:...) a local
+	// engine records for the image: where it was pulled from or pushed to.
+	RepoDigests []string
 }
 
 // LayerMeta describes one layer.
