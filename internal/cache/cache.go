@@ -4,16 +4,23 @@
 package cache
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -30,28 +37,187 @@ type Dir struct {
 	root string
 }
 
-// Open returns a cache in dir, creating it if needed.
+// Open returns a cache in dir, creating it if needed (mode 0700). It
+// refuses a directory that another user owns or that others may write to:
+// whoever can write the cache decides what later scans report.
 func Open(dir string) (*Dir, error) {
 	if dir == "" {
 		return &Dir{}, nil
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "layers"), 0o755); err != nil {
-		return nil, fmt.Errorf("cache dir: %w", err)
+	if err := EnsureDir(dir); err != nil {
+		return nil, err
+	}
+	if err := EnsureDir(filepath.Join(dir, "layers")); err != nil {
+		return nil, err
 	}
 	return &Dir{root: dir}, nil
 }
 
-// DefaultDir is $XDG_CACHE_HOME/customs or ~/.cache/customs.
+// EnsureDir creates dir (and its missing parents) with mode 0700 and checks
+// that it is a directory owned by the current user that neither its group
+// nor others may write to. Other stores kept in the cache directory (the
+// registry database) use it too.
+func EnsureDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cache directory: %w", err)
+	}
+	return checkPrivate(dir)
+}
+
+// checkPrivate refuses a directory that is not the current user's alone.
+func checkPrivate(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("cache directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("cache directory %s is not a directory", dir)
+	}
+	if uid, mine, ok := ownedByMe(fi); ok && !mine {
+		return fmt.Errorf("cache directory %s belongs to another user (uid %d): refusing to use it; pass --cache-dir or set XDG_CACHE_HOME to a directory of your own", dir, uid)
+	}
+	if othersMayWrite(fi) {
+		return fmt.Errorf("cache directory %s may be written by other users (mode %04o): refusing to use it; run chmod 700 %s", dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+// DefaultDir is $XDG_CACHE_HOME/customs or ~/.cache/customs. Without a
+// home directory it is a directory of the current user's own in the
+// temporary directory (customs-cache-<uid>), never one shared by users.
 func DefaultDir() string {
 	d, err := os.UserCacheDir()
 	if err != nil {
-		return filepath.Join(os.TempDir(), "customs-cache")
+		return filepath.Join(os.TempDir(), "customs-cache-"+currentUser())
 	}
 	return filepath.Join(d, "customs")
 }
 
-// Key derives the cache key of a layer analysed by analyzers under limits.
+// currentUser names the current user for a path: the uid where there is
+// one, else the user name.
+func currentUser() string {
+	if uid := os.Getuid(); uid >= 0 {
+		return strconv.Itoa(uid)
+	}
+	if u, err := user.Current(); err == nil {
+		return safeName(u.Username)
+	}
+	return "unknown"
+}
+
+// safeName keeps the letters, digits, '-', '_' and '.' of s.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// BuildVersion identifies the code of the running program: the VCS
+// revision or the module version it was built from, else (a `go test` or
+// `go run` build, a build from a modified tree) the Go build ID or the hash
+// of the executable file. It is part of every cache key, so a changed
+// analyzer never serves results of the old code. It is computed once.
+var BuildVersion = sync.OnceValue(buildVersion)
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		var rev string
+		dirty := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		v := bi.Main.Version
+		switch {
+		case dirty || strings.HasSuffix(v, "+dirty"):
+			// A modified tree: the revision does not say what changed.
+		case rev != "":
+			return "vcs:" + rev
+		case v != "" && v != "(devel)":
+			return "module:" + bi.Main.Path + "@" + v
+		}
+	}
+	if id := executableID(); id != "" {
+		return id
+	}
+	return "unknown"
+}
+
+// buildIDPrefix starts the Go build ID the linker writes near the start of
+// every Go executable's text.
+var buildIDPrefix = []byte("\xff Go build ID: \"")
+
+// executableID returns the Go build ID of the running executable (it
+// changes with any change to the code or how it was built) or, when none
+// is found, the sha256 of the whole file.
+func executableID() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	f, err := os.Open(exe)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	if id := elfBuildID(f); id != "" {
+		return "buildid:" + id
+	}
+	head := make([]byte, 64<<10)
+	n, _ := f.ReadAt(head, 0)
+	head = head[:n]
+	if i := bytes.Index(head, buildIDPrefix); i >= 0 {
+		rest := head[i+len(buildIDPrefix):]
+		if j := bytes.IndexByte(rest, '"'); j > 0 && j < 512 {
+			return "buildid:" + string(rest[:j])
+		}
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<40)); err != nil {
+		return ""
+	}
+	return "exe:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// elfBuildID reads the Go build ID note of an ELF executable ("" when
+// there is none).
+func elfBuildID(r io.ReaderAt) string {
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return ""
+	}
+	sec := ef.Section(".note.go.buildid")
+	if sec == nil || sec.Size > 4096 {
+		return ""
+	}
+	b, err := sec.Data()
+	if err != nil || len(b) < 16 {
+		return ""
+	}
+	bo := ef.ByteOrder
+	namesz, descsz, typ := bo.Uint32(b), bo.Uint32(b[4:]), bo.Uint32(b[8:])
+	const goBuildIDNote = 4
+	if namesz != 4 || typ != goBuildIDNote || string(b[12:16]) != "Go\x00\x00" || int(descsz) > len(b)-16 {
+		return ""
+	}
+	return string(b[16 : 16+descsz])
+}
+
+// Key derives the cache key of a layer analysed by analyzers under limits
+// by this build of the program.
 func Key(diffID string, analyzers []analyzer.Analyzer, lim layer.Limits) string {
+	return key(BuildVersion(), diffID, analyzers, lim)
+}
+
+func key(build, diffID string, analyzers []analyzer.Analyzer, lim layer.Limits) string {
 	parts := make([]string, 0, len(analyzers))
 	for _, a := range analyzers {
 		part := fmt.Sprintf("%s@%d", a.Name(), a.Version())
@@ -62,7 +228,7 @@ func Key(diffID string, analyzers []analyzer.Analyzer, lim layer.Limits) string 
 	}
 	sort.Strings(parts)
 	h := sha256.New()
-	fmt.Fprintf(h, "v%d\n%s\n%s\n%+v\n", formatVersion, diffID, strings.Join(parts, ","), lim.WithDefaults())
+	fmt.Fprintf(h, "v%d\n%s\n%s\n%s\n%+v\n", formatVersion, build, diffID, strings.Join(parts, ","), lim.WithDefaults())
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -98,7 +264,7 @@ func (d *Dir) Put(key string, w *layer.Walked) error {
 		return nil
 	}
 	p := d.path(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
