@@ -1,10 +1,13 @@
-// Package check holds customs' image configuration and hardening checks: a
-// catalogue of checks with stable ids, and the image-level analyzer that
-// applies them to an image's configuration, build history, packages and
-// the small files that the fsmeta layer analyzer keeps.
+// Package check is the catalogue of customs' image configuration and
+// hardening checks: their stable ids, titles, severities, CIS sections and
+// remediations, the --skip-checks parser and the constructor of a check's
+// finding. It depends on nothing but internal/model, so that the analyzers
+// that apply the checks (internal/analyzer/fsmeta in each layer,
+// internal/analyzer/imagecheck on the merged image) and the command line
+// share one list.
 //
 // Secrets in ENV or build history and passwords in /etc/shadow are not
-// checked here: the secret scanner reports them.
+// checks of this catalogue: the secret scanner reports them.
 package check
 
 import (
@@ -63,6 +66,9 @@ const (
 	OSEndOfLife        = "os-eol"
 	ImageAge           = "image-age"
 )
+
+// DefaultMaxImageAgeDays is how old an image may be before image-age fires.
+const DefaultMaxImageAgeDays = 365
 
 // cisUnneeded is the CIS section on unnecessary packages.
 const cisUnneeded = "4.3"

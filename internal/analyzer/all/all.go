@@ -9,6 +9,7 @@ import (
 	"github.com/customs-scanner/customs/internal/analyzer/dpkg"
 	"github.com/customs-scanner/customs/internal/analyzer/fsmeta"
 	"github.com/customs-scanner/customs/internal/analyzer/gobinary"
+	"github.com/customs-scanner/customs/internal/analyzer/imagecheck"
 	"github.com/customs-scanner/customs/internal/analyzer/imagesecret"
 	"github.com/customs-scanner/customs/internal/analyzer/java"
 	"github.com/customs-scanner/customs/internal/analyzer/malware"
@@ -21,7 +22,6 @@ import (
 	"github.com/customs-scanner/customs/internal/analyzer/rust"
 	"github.com/customs-scanner/customs/internal/analyzer/secret"
 	"github.com/customs-scanner/customs/internal/analyzer/shadow"
-	"github.com/customs-scanner/customs/internal/check"
 )
 
 // Config selects and configures analyzers. The zero value runs every
@@ -120,7 +120,7 @@ var layerAnalyzers = []entry[analyzer.Analyzer]{
 // imageAnalyzers lists every image-level analyzer. Add one line per analyzer.
 var imageAnalyzers = []entry[analyzer.ImageAnalyzer]{
 	{ScannerConfig, func(c Config) (analyzer.ImageAnalyzer, error) {
-		return check.New(check.Options{Skip: c.SkipChecks, MaxImageAgeDays: c.MaxImageAgeDays}), nil
+		return imagecheck.New(imagecheck.Options{Skip: c.SkipChecks, MaxImageAgeDays: c.MaxImageAgeDays}), nil
 	}},
 	{ScannerSecret, func(c Config) (analyzer.ImageAnalyzer, error) { return imagesecret.New(c.secretOptions()) }},
 	{ScannerMalware, func(c Config) (analyzer.ImageAnalyzer, error) { return malware.NewImage(c.Malware.Clamd), nil }},

@@ -3,7 +3,7 @@
 // found by their binary path, busybox binaries with server applets, package
 // manager caches and /etc/ld.so.preload. It also keeps small account and
 // super-server files (etc/passwd, etc/group, inetd and xinetd files)
-// for the image-level checks in package check.
+// for the image-level checks in package imagecheck.
 package fsmeta
 
 import (

@@ -1,4 +1,4 @@
-package check
+package imagecheck
 
 import (
 	"path"
@@ -7,34 +7,35 @@ import (
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/model"
 )
 
 // serverPackages maps OS package names (dpkg, apk, rpm) to the check that
 // their installation triggers.
 var serverPackages = map[string]string{
-	"openssh-server": SSHServer, "openssh-server-pam": SSHServer, "dropbear": SSHServer,
-	"dropbear-bin": SSHServer, "dropbear-run": SSHServer,
+	"openssh-server": check.SSHServer, "openssh-server-pam": check.SSHServer, "dropbear": check.SSHServer,
+	"dropbear-bin": check.SSHServer, "dropbear-run": check.SSHServer,
 
-	"telnetd": TelnetServer, "inetutils-telnetd": TelnetServer, "telnetd-ssl": TelnetServer,
-	"telnet-server": TelnetServer, "krb5-telnetd": TelnetServer,
+	"telnetd": check.TelnetServer, "inetutils-telnetd": check.TelnetServer, "telnetd-ssl": check.TelnetServer,
+	"telnet-server": check.TelnetServer, "krb5-telnetd": check.TelnetServer,
 
-	"vsftpd": FTPServer, "proftpd": FTPServer, "proftpd-basic": FTPServer, "proftpd-core": FTPServer,
-	"pure-ftpd": FTPServer, "inetutils-ftpd": FTPServer, "ftpd": FTPServer, "ftpd-ssl": FTPServer,
-	"tftpd": FTPServer, "tftpd-hpa": FTPServer, "atftpd": FTPServer, "tftp-server": FTPServer,
+	"vsftpd": check.FTPServer, "proftpd": check.FTPServer, "proftpd-basic": check.FTPServer, "proftpd-core": check.FTPServer,
+	"pure-ftpd": check.FTPServer, "inetutils-ftpd": check.FTPServer, "ftpd": check.FTPServer, "ftpd-ssl": check.FTPServer,
+	"tftpd": check.FTPServer, "tftpd-hpa": check.FTPServer, "atftpd": check.FTPServer, "tftp-server": check.FTPServer,
 
-	"rsh-server": RshServer, "rsh-redone-server": RshServer, "inetutils-rshd": RshServer,
-	"inetutils-rlogind": RshServer, "inetutils-rexecd": RshServer,
+	"rsh-server": check.RshServer, "rsh-redone-server": check.RshServer, "inetutils-rshd": check.RshServer,
+	"inetutils-rlogind": check.RshServer, "inetutils-rexecd": check.RshServer,
 
-	"tigervnc-standalone-server": RemoteDesktop, "tigervnc-scraping-server": RemoteDesktop,
-	"tigervnc-server": RemoteDesktop, "tigervnc-server-minimal": RemoteDesktop,
-	"x11vnc": RemoteDesktop, "tightvncserver": RemoteDesktop, "vnc4server": RemoteDesktop,
-	"xrdp": RemoteDesktop,
+	"tigervnc-standalone-server": check.RemoteDesktop, "tigervnc-scraping-server": check.RemoteDesktop,
+	"tigervnc-server": check.RemoteDesktop, "tigervnc-server-minimal": check.RemoteDesktop,
+	"x11vnc": check.RemoteDesktop, "tightvncserver": check.RemoteDesktop, "vnc4server": check.RemoteDesktop,
+	"xrdp": check.RemoteDesktop,
 
-	"xinetd": InetdInstalled, "openbsd-inetd": InetdInstalled, "inetutils-inetd": InetdInstalled,
-	"rlinetd": InetdInstalled,
+	"xinetd": check.InetdInstalled, "openbsd-inetd": check.InetdInstalled, "inetutils-inetd": check.InetdInstalled,
+	"rlinetd": check.InetdInstalled,
 
-	"sudo": SudoInstalled, "sudo-ldap": SudoInstalled,
+	"sudo": check.SudoInstalled, "sudo-ldap": check.SudoInstalled,
 }
 
 // packageChecks reports installed OS packages that provide remote-access
@@ -49,7 +50,7 @@ func packageChecks(img *analyzer.Image) []model.Finding {
 		if !ok {
 			continue
 		}
-		f := Finding(id)
+		f := check.Finding(id)
 		f.Package = p.Ref()
 		f.InstalledVersion = p.Version
 		f.Path = p.Path
@@ -130,9 +131,9 @@ func inetdChecks(img *analyzer.Image) []model.Finding {
 	var out []model.Finding
 	add := func(file string, svcs []Service) {
 		for _, s := range svcs {
-			f := Finding(InetdService)
+			f := check.Finding(check.InetdService)
 			f.Path, f.Line = file, s.Line
-			out = append(out, With(f, "service", quote(s.Name)))
+			out = append(out, check.With(f, "service", quote(s.Name)))
 		}
 	}
 	var files []string
@@ -200,11 +201,11 @@ func portChecks(img *analyzer.Image) []model.Finding {
 		if !ok {
 			continue
 		}
-		f := Finding(AdminPort)
+		f := check.Finding(check.AdminPort)
 		f.Severity = ap.sev
 		f.Title += ": " + ap.what
 		f.Location = "config.ExposedPorts[" + quote(k) + "]"
-		out = append(out, With(f, "port", num))
+		out = append(out, check.With(f, "port", num))
 	}
 	return out
 }
@@ -232,7 +233,7 @@ func volumeChecks(img *analyzer.Image) []model.Finding {
 		if !ok {
 			continue
 		}
-		f := Finding(SensitiveVolume)
+		f := check.Finding(check.SensitiveVolume)
 		f.Severity = sev
 		f.Location = "config.Volumes[" + quote(k) + "]"
 		out = append(out, f)
@@ -250,7 +251,7 @@ func healthcheckCheck(img *analyzer.Image) []model.Finding {
 	if hc != nil && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		return nil
 	}
-	f := Finding(HealthcheckMissing)
+	f := check.Finding(check.HealthcheckMissing)
 	f.Location = "config.Healthcheck"
 	return []model.Finding{f}
 }

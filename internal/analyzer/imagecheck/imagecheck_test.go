@@ -1,4 +1,4 @@
-package check_test
+package imagecheck_test
 
 import (
 	"archive/tar"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/analyzer/fsmeta"
+	"github.com/customs-scanner/customs/internal/analyzer/imagecheck"
 	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/scan"
@@ -63,7 +64,7 @@ func clean() image {
 
 // findings scans im with the fsmeta layer analyzer and runs the image-level
 // checks, returning every misconfiguration finding as "id@where".
-func findings(t *testing.T, im image, opt check.Options) []string {
+func findings(t *testing.T, im image, opt imagecheck.Options) []string {
 	t.Helper()
 	var layers []v1.Layer
 	for _, es := range im.layers {
@@ -85,7 +86,7 @@ func findings(t *testing.T, im image, opt check.Options) []string {
 	}
 	res := testimage.Scan(t, img, []analyzer.Analyzer{fsmeta.New(opt.Skip)})
 	opt.Now = func() time.Time { return now }
-	got, err := check.New(opt).AnalyzeImage(context.Background(), imageOf(res, im))
+	got, err := imagecheck.New(opt).AnalyzeImage(context.Background(), imageOf(res, im))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func itoa(n int) string {
 }
 
 func TestCleanImage(t *testing.T) {
-	if got := findings(t, clean(), check.Options{}); len(got) != 0 {
+	if got := findings(t, clean(), imagecheck.Options{}); len(got) != 0 {
 		t.Fatalf("clean image: unexpected findings %v", got)
 	}
 }
@@ -236,7 +237,7 @@ func TestChecks(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := findings(t, c.im, check.Options{})
+			got := findings(t, c.im, imagecheck.Options{})
 			want := append([]string(nil), c.want...)
 			sort.Strings(want)
 			if !slices.Equal(got, want) {
@@ -251,7 +252,7 @@ func TestSkipAndAge(t *testing.T) {
 	im.cfg.User = ""
 	im.created = now.AddDate(0, 0, -100)
 	im.layers[0] = append(im.layers[0], testimage.Entry{Path: "usr/bin/sudo", Mode: 0o4755, Type: tar.TypeReg})
-	got := findings(t, im, check.Options{Skip: map[string]bool{check.UserRoot: true, check.SetuidFile: true}, MaxImageAgeDays: 30})
+	got := findings(t, im, imagecheck.Options{Skip: map[string]bool{check.UserRoot: true, check.SetuidFile: true}, MaxImageAgeDays: 30})
 	want := []string{"image-age@config.Created", "sudo-installed@usr/bin/sudo"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
@@ -265,7 +266,7 @@ func TestEOLFindingSaysWhichDate(t *testing.T) {
 	im := clean()
 	im.os = &model.OS{Family: "debian", Version: "10", Name: "Debian GNU/Linux 10 (buster)"}
 	res := testimage.Scan(t, testimage.Image(t, im.cfg, testimage.Layer(t, im.layers[0]...)), nil)
-	fs, err := check.New(check.Options{Now: func() time.Time { return now }}).AnalyzeImage(context.Background(), imageOf(res, im))
+	fs, err := imagecheck.New(imagecheck.Options{Now: func() time.Time { return now }}).AnalyzeImage(context.Background(), imageOf(res, im))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,14 +280,4 @@ func TestEOLFindingSaysWhichDate(t *testing.T) {
 		}
 	}
 	t.Fatal("no os-eol finding")
-}
-
-func TestCatalogue(t *testing.T) {
-	seen := map[string]bool{}
-	for _, c := range check.All() {
-		if c.ID == "" || c.Title == "" || c.Remediation == "" || c.Severity.Rank() == 0 || seen[c.ID] {
-			t.Errorf("incomplete or duplicate check %+v", c)
-		}
-		seen[c.ID] = true
-	}
 }

@@ -1,4 +1,4 @@
-package check_test
+package imagecheck_test
 
 import (
 	"io/fs"

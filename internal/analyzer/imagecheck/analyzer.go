@@ -1,15 +1,18 @@
-package check
+// Package imagecheck is the image-level analyzer that applies the
+// configuration checks of package check to a merged image: its
+// configuration (USER, EXPOSE, VOLUME, HEALTHCHECK), build history, tag,
+// operating system and packages, and the small files the fsmeta layer
+// analyzer keeps (accounts, inetd/xinetd files).
+package imagecheck
 
 import (
 	"context"
 	"time"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/model"
 )
-
-// DefaultMaxImageAgeDays is how old an image may be before image-age fires.
-const DefaultMaxImageAgeDays = 365
 
 // Options configure the image-level checks. The zero value runs every
 // check with its defaults.
@@ -17,7 +20,7 @@ type Options struct {
 	// Skip holds check ids not to report.
 	Skip map[string]bool
 	// MaxImageAgeDays is the age in days beyond which image-age fires;
-	// zero means DefaultMaxImageAgeDays, negative disables the check.
+	// zero means check.DefaultMaxImageAgeDays, negative disables the check.
 	MaxImageAgeDays int
 	// Now returns the current time; nil means time.Now. Tests fix it.
 	Now func() time.Time
@@ -28,10 +31,12 @@ type Analyzer struct {
 	opt Options
 }
 
+var _ analyzer.ImageAnalyzer = (*Analyzer)(nil)
+
 // New returns the image-level configuration analyzer.
 func New(opt Options) *Analyzer {
 	if opt.MaxImageAgeDays == 0 {
-		opt.MaxImageAgeDays = DefaultMaxImageAgeDays
+		opt.MaxImageAgeDays = check.DefaultMaxImageAgeDays
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

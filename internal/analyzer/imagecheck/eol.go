@@ -1,4 +1,4 @@
-package check
+package imagecheck
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/model"
 )
 
@@ -97,9 +98,9 @@ func (a *Analyzer) eolCheck(img *analyzer.Image) []model.Finding {
 	if name == "" {
 		name = img.OS.Family + " " + img.OS.Version
 	}
-	f := Finding(OSEndOfLife)
+	f := check.Finding(check.OSEndOfLife)
 	f.Location = "os"
 	f.Title = fmt.Sprintf("%s reached end of life on %s", quote(name), e.Date)
-	f = With(f, "eol_date", e.Date)
-	return []model.Finding{With(f, "release", e.Family+" "+e.Release)}
+	f = check.With(f, "eol_date", e.Date)
+	return []model.Finding{check.With(f, "release", e.Family+" "+e.Release)}
 }

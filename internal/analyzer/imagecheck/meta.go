@@ -1,10 +1,11 @@
-package check
+package imagecheck
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/model"
 )
 
@@ -51,13 +52,13 @@ func (a *Analyzer) tagChecks(img *analyzer.Image) []model.Finding {
 	if pinned || ref == "" {
 		return nil
 	}
-	id := TagUnpinned
+	id := check.TagUnpinned
 	if tag == "latest" {
-		id = TagLatest
+		id = check.TagLatest
 	}
-	f := Finding(id)
+	f := check.Finding(id)
 	f.Location = "input"
-	return []model.Finding{With(f, "reference", quote(ref))}
+	return []model.Finding{check.With(f, "reference", quote(ref))}
 }
 
 // ageCheck reports an image created longer ago than allowed.
@@ -70,8 +71,8 @@ func (a *Analyzer) ageCheck(img *analyzer.Image) []model.Finding {
 	if days <= a.opt.MaxImageAgeDays {
 		return nil
 	}
-	f := Finding(ImageAge)
+	f := check.Finding(check.ImageAge)
 	f.Location = "config.Created"
 	f.Title = fmt.Sprintf("Image created %d days ago (limit %d)", days, a.opt.MaxImageAgeDays)
-	return []model.Finding{With(f, "created", created.UTC().Format("2006-01-02"))}
+	return []model.Finding{check.With(f, "created", created.UTC().Format("2006-01-02"))}
 }

@@ -1,4 +1,4 @@
-package check
+package imagecheck
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/model"
 )
 
@@ -91,9 +92,9 @@ func historyChecks(img *analyzer.Image) []model.Finding {
 		}
 		in := ParseCreatedBy(h.CreatedBy)
 		for _, id := range InstructionChecks(in) {
-			f := Finding(id)
+			f := check.Finding(id)
 			f.Location = fmt.Sprintf("history[%d]", i)
-			out = append(out, With(f, "instruction", in.Op))
+			out = append(out, check.With(f, "instruction", in.Op))
 		}
 	}
 	return out
@@ -106,16 +107,16 @@ func InstructionChecks(in Instruction) []string {
 	case "RUN":
 		cmd := strings.Join(strings.Fields(strings.ReplaceAll(in.Args, "\\\n", " ")), " ")
 		if reUpdate.MatchString(cmd) && !reInstall.MatchString(cmd) {
-			ids = append(ids, HistoryUpdateAlone)
+			ids = append(ids, check.HistoryUpdateAlone)
 		}
 		if reUpgrade.MatchString(cmd) {
-			ids = append(ids, HistoryUpgrade)
+			ids = append(ids, check.HistoryUpgrade)
 		}
 		if rePipe.MatchString(cmd) {
-			ids = append(ids, HistoryPipeToShell)
+			ids = append(ids, check.HistoryPipeToShell)
 		}
 		if reChmod.MatchString(cmd) {
-			ids = append(ids, HistoryChmod777)
+			ids = append(ids, check.HistoryChmod777)
 		}
 	case "ADD":
 		if id := addCheck(in.Args); id != "" {
@@ -133,7 +134,7 @@ func addCheck(args string) string {
 	// Classic builder: "file:<digest> in /dst" or "dir:<digest> in /dst".
 	// A file may be an archive, so only a directory is known to need no ADD.
 	if strings.HasPrefix(args, "dir:") {
-		return HistoryAddLocal
+		return check.HistoryAddLocal
 	}
 	if strings.HasPrefix(args, "file:") || strings.HasPrefix(args, "multi:") {
 		return ""
@@ -176,11 +177,11 @@ func addCheck(args string) string {
 	}
 	switch {
 	case remote && !checksum:
-		return HistoryAddRemote
+		return check.HistoryAddRemote
 	case remote:
 		return ""
 	case !archive:
-		return HistoryAddLocal
+		return check.HistoryAddLocal
 	}
 	return ""
 }

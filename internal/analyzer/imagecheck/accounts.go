@@ -1,4 +1,4 @@
-package check
+package imagecheck
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/model"
 )
 
@@ -87,9 +88,9 @@ func userChecks(img *analyzer.Image) []model.Finding {
 	if why == "" {
 		return nil
 	}
-	f := Finding(UserRoot)
+	f := check.Finding(check.UserRoot)
 	f.Location = "config.User"
-	return []model.Finding{With(f, "reason", why)}
+	return []model.Finding{check.With(f, "reason", why)}
 }
 
 func isNumber(s string) bool {
@@ -111,15 +112,15 @@ func accountChecks(img *analyzer.Image) []model.Finding {
 		users := ParseAccounts(b)
 		for _, u := range users {
 			if u.ID == 0 && u.Name != "root" {
-				f := Finding(PasswdUID0)
+				f := check.Finding(check.PasswdUID0)
 				f.Path, f.Line = "etc/passwd", u.Line
-				out = append(out, With(f, "account", quote(u.Name)))
+				out = append(out, check.With(f, "account", quote(u.Name)))
 			}
 		}
-		out = append(out, duplicates(users, PasswdDuplicateUID, "etc/passwd", "uid")...)
+		out = append(out, duplicates(users, check.PasswdDuplicateUID, "etc/passwd", "uid")...)
 	}
 	if b, ok := img.Files["etc/group"]; ok {
-		out = append(out, duplicates(ParseAccounts(b), GroupDuplicateGID, "etc/group", "gid")...)
+		out = append(out, duplicates(ParseAccounts(b), check.GroupDuplicateGID, "etc/group", "gid")...)
 	}
 	return out
 }
@@ -147,10 +148,10 @@ func duplicates(accts []Account, id, file, key string) []model.Finding {
 		for _, a := range as[:min(len(as), 10)] {
 			names = append(names, quote(a.Name))
 		}
-		f := Finding(id)
+		f := check.Finding(id)
 		f.Path, f.Line = file, as[1].Line
-		f = With(f, key, strconv.Itoa(n))
-		out = append(out, With(f, "names", strings.Join(names, ",")))
+		f = check.With(f, key, strconv.Itoa(n))
+		out = append(out, check.With(f, "names", strings.Join(names, ",")))
 	}
 	return out
 }
