@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"runtime/debug"
 	"sort"
@@ -129,6 +130,11 @@ func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim L
 	}
 	w.Index.Bytes = counted.n
 	w.DiffID = "sha256:" + hex.EncodeToString(hash.Sum(nil))
+	if ctx.Err() != nil {
+		// The deadline passed during the last entries: analyzers may
+		// have cut their work short without saying so.
+		w.Result.Incomplete = true
+	}
 	return finish(w), nil
 }
 
@@ -178,6 +184,11 @@ func analyzeAll(ctx context.Context, f *analyzer.File, analyzers []analyzer.Anal
 		}
 		if err := analyze(ctx, a, &g, res); err != nil {
 			res.Warn(f.Path, a.Name()+": "+err.Error())
+			if stoppedByTime(ctx, err) {
+				// Out of time is not a property of the layer: whatever
+				// the analyzer says, the result must not be cached.
+				res.Incomplete = true
+			}
 		}
 	}
 }
@@ -191,6 +202,12 @@ func analyze(ctx context.Context, a analyzer.Analyzer, f *analyzer.File, r *anal
 		}
 	}()
 	return a.Analyze(ctx, f, r)
+}
+
+// stoppedByTime reports whether an analyzer's error comes from a deadline
+// or a cancellation (its own or the walk's) rather than from the file.
+func stoppedByTime(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, os.ErrDeadlineExceeded)
 }
 
 func finish(w *Walked) *Walked {

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -284,4 +286,48 @@ func itoa(i int) string {
 func digestOf(b []byte) string {
 	h := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// timed fails on one file as an analyzer whose time budget ran out does.
+type timed struct {
+	recorder
+	err error
+}
+
+func (t *timed) Analyze(ctx context.Context, f *analyzer.File, res *analyzer.Result) error {
+	if f.Path == "slow" {
+		return t.err
+	}
+	return t.recorder.Analyze(ctx, f, res)
+}
+
+func TestDeadlinesMarkTheResultIncomplete(t *testing.T) {
+	data := testimage.Tar(t, testimage.File("a", "1"), testimage.File("slow", "2"), testimage.File("z", "3"))
+	for _, tc := range []struct {
+		name       string
+		err        error
+		incomplete bool
+	}{
+		{"deadline", fmt.Errorf("guessing stopped: %w", context.DeadlineExceeded), true},
+		{"cancelled", fmt.Errorf("stopped: %w", context.Canceled), true},
+		{"i/o deadline", fmt.Errorf("clamd: %w", os.ErrDeadlineExceeded), true},
+		{"malformed file", errors.New("malformed database"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &timed{recorder: *newRecorder(all), err: tc.err}
+			w, err := walk(t, data, layer.Limits{}, a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w.Result.Incomplete != tc.incomplete {
+				t.Errorf("incomplete = %v, want %v", w.Result.Incomplete, tc.incomplete)
+			}
+			if len(w.Result.Warnings) != 1 || !strings.HasPrefix(w.Result.Warnings[0], "slow: recorder: ") {
+				t.Errorf("warnings %q", w.Result.Warnings)
+			}
+			if a.seen["z"] != "3" {
+				t.Error("the walk stopped at the failing file")
+			}
+		})
+	}
 }

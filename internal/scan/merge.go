@@ -61,6 +61,9 @@ func merge(meta *source.Meta, walked []*layer.Walked) *Result {
 			}
 			res.Findings = append(res.Findings, f)
 		}
+		if w.Result.Incomplete {
+			res.Incomplete = true
+		}
 		for _, warn := range w.Result.Warnings {
 			res.Warnings = append(res.Warnings, "layer "+shortDigest(diffID)+": "+warn)
 		}

@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"runtime/debug"
 	"sort"
+	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -30,16 +32,33 @@ type Options struct {
 	Cache *cache.Dir
 	// Parallel bounds how many layers are analysed at once (default: CPUs).
 	Parallel int
-	// Progress, when set, is told about each layer as it starts and ends.
+	// Progress, when set, is told about each layer as it starts and ends,
+	// and about the bytes read from a layer as they are read (at most once
+	// every ProgressBytes). Calls are serialised: Progress is never called
+	// by two goroutines at once, so it may keep unsynchronised state, but
+	// it is called from the layer goroutines and should return quickly.
 	Progress func(Event)
 }
 
-// Event reports the progress of one layer.
+// ProgressBytes is how many bytes of a layer are read between two byte
+// events.
+const ProgressBytes = 4 << 20
+
+// Event reports the progress of one layer. A layer's start event has Done
+// false and Bytes 0; byte events have Done false and Bytes > 0; its end
+// event has Done true.
 type Event struct {
 	Layer  int
 	Total  int
 	Done   bool
 	Cached bool
+	// Bytes counts the bytes of the layer read so far, as the source
+	// stores them (compressed blob bytes for a registry or layout; the
+	// exported stream for Docker, Podman and root filesystems).
+	Bytes int64
+	// Size is the layer's stored size when the source knows it (0 when
+	// unknown, and always for streamed exports).
+	Size int64
 }
 
 // Result is the merged outcome of a scan.
@@ -53,6 +72,10 @@ type Result struct {
 	Files    map[string][]byte
 	View     *layer.View
 	Warnings []string
+	// Incomplete is true when part of the image could not be analysed
+	// (an image analyzer panicked, a root filesystem held unreadable
+	// entries): the warnings say what is missing.
+	Incomplete bool
 	// LayersCached counts the layers taken from the cache, LayersWalked
 	// those read and analysed by this scan.
 	LayersCached int
@@ -69,6 +92,7 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 	if opt.Parallel <= 0 {
 		opt.Parallel = runtime.NumCPU()
 	}
+	opt.Progress = serialised(opt.Progress)
 	n := len(meta.Layers)
 	walked := make([]*layer.Walked, n)
 	keys := make([]string, n)
@@ -81,7 +105,7 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 		keys[i] = cache.Key(l.DiffID, opt.Analyzers, opt.Limits)
 		if w, ok := opt.Cache.Get(keys[i]); ok {
 			walked[i] = w
-			opt.progress(Event{Layer: i, Total: n, Done: true, Cached: true})
+			opt.progress(Event{Layer: i, Total: n, Done: true, Cached: true, Size: l.Size})
 		} else {
 			missing++
 		}
@@ -129,9 +153,12 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 			layerErrs = append(layerErrs, fmt.Errorf("layer %d: %w", i, err))
 		}
 	}
-	if err := runImageAnalyzers(ctx, res, opt.ImageAnalyzers); err != nil {
-		return nil, err
+	if w, ok := img.(source.Warner); ok {
+		ws, incomplete := w.Warnings()
+		res.Warnings = append(res.Warnings, ws...)
+		res.Incomplete = res.Incomplete || incomplete
 	}
+	runImageAnalyzers(ctx, res, opt.ImageAnalyzers)
 	sortFindings(res.Findings)
 	if len(layerErrs) > 0 {
 		return res, fmt.Errorf("%w: %w", ErrLayer, errors.Join(layerErrs...))
@@ -145,6 +172,58 @@ func (o Options) progress(e Event) {
 	}
 }
 
+// serialised wraps fn so that no two goroutines run it at once.
+func serialised(fn func(Event)) func(Event) {
+	if fn == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		fn(e)
+	}
+}
+
+// progressReader reports the bytes read through it, at most once every
+// ProgressBytes.
+type progressReader struct {
+	r        io.Reader
+	opt      *Options
+	ev       Event
+	reported int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if len(b) > ProgressBytes/4 {
+		b = b[:ProgressBytes/4] // so one large read does not skip events
+	}
+	n, err := p.r.Read(b)
+	p.ev.Bytes += int64(n)
+	if p.ev.Bytes-p.reported >= ProgressBytes {
+		p.reported = p.ev.Bytes
+		p.opt.progress(p.ev)
+	}
+	return n, err
+}
+
+// counted returns r wrapped to report its bytes as layer i's, or r itself
+// without a Progress function.
+func (o *Options) counted(r io.Reader, ev Event) (io.Reader, *progressReader) {
+	if o.Progress == nil {
+		return r, nil
+	}
+	p := &progressReader{r: r, opt: o, ev: ev}
+	return p, p
+}
+
+func (p *progressReader) bytes() int64 {
+	if p == nil {
+		return 0
+	}
+	return p.ev.Bytes
+}
+
 // runRandom walks the uncached layers of img in parallel. A layer that
 // cannot be read completely keeps what was gathered, is not cached, and its
 // error goes to errs.
@@ -156,8 +235,9 @@ func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Wal
 			continue
 		}
 		g.Go(func() error {
-			opt.progress(Event{Layer: i, Total: len(walked)})
-			w, err := walkLayer(gctx, img, i, opt)
+			ev := Event{Layer: i, Total: len(walked), Size: img.Meta().Layers[i].Size}
+			opt.progress(ev)
+			w, n, err := walkLayer(gctx, img, i, ev, &opt)
 			if gctx.Err() != nil {
 				return gctx.Err()
 			}
@@ -165,29 +245,33 @@ func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Wal
 			if err == nil {
 				store(opt.Cache, keys[i], w)
 			}
-			opt.progress(Event{Layer: i, Total: len(walked), Done: true})
+			ev.Done, ev.Bytes = true, n
+			opt.progress(ev)
 			return nil
 		})
 	}
 	return g.Wait()
 }
 
-func walkLayer(ctx context.Context, img source.RandomAccess, i int, opt Options) (*layer.Walked, error) {
+// walkLayer walks layer i and returns what it gathered, the bytes read
+// from the source and why the layer could not be read completely, if so.
+func walkLayer(ctx context.Context, img source.RandomAccess, i int, ev Event, opt *Options) (*layer.Walked, int64, error) {
 	rc, err := img.OpenLayer(ctx, i)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer rc.Close()
-	w, err := layer.Walk(ctx, rc, opt.Analyzers, opt.Limits)
+	r, pr := opt.counted(rc, ev)
+	w, err := layer.Walk(ctx, r, opt.Analyzers, opt.Limits)
 	if err == nil {
-		return w, checkDiffID(img.Meta().Layers[i].DiffID, w.DiffID)
+		return w, pr.bytes(), checkDiffID(img.Meta().Layers[i].DiffID, w.DiffID)
 	}
 	// A corrupt stream may be a tampered blob: read it to the end so its
 	// digest is checked, and say so when that fails.
 	if verr := drain(rc, opt.Limits.WithDefaults().MaxLayerBytes); errors.Is(verr, source.ErrDigestMismatch) {
 		err = fmt.Errorf("%w (%w)", verr, err)
 	}
-	return w, err
+	return w, pr.bytes(), err
 }
 
 // runStream walks every layer of an export stream in the order it holds
@@ -200,9 +284,11 @@ func runStream(ctx context.Context, img source.Streaming, walked []*layer.Walked
 	}
 	seen := 0
 	err := img.StreamLayers(ctx, func(r io.Reader) error {
-		opt.progress(Event{Layer: seen, Total: len(walked)})
+		ev := Event{Layer: seen, Total: len(walked)}
+		opt.progress(ev)
 		seen++
-		w, err := layer.Walk(ctx, r, opt.Analyzers, opt.Limits)
+		cr, pr := opt.counted(r, ev)
+		w, err := layer.Walk(ctx, cr, opt.Analyzers, opt.Limits)
 		if err != nil {
 			return err
 		}
@@ -214,7 +300,7 @@ func runStream(ctx context.Context, img source.Streaming, walked []*layer.Walked
 			walked[i] = w
 			store(opt.Cache, keys[i], w)
 		}
-		opt.progress(Event{Layer: i, Total: len(walked), Done: true})
+		opt.progress(Event{Layer: i, Total: len(walked), Done: true, Bytes: pr.bytes()})
 		return nil
 	})
 	if err != nil && ctx.Err() != nil {
@@ -271,9 +357,12 @@ func layerFinding(meta *source.Meta, i int, class model.Class, id, title string)
 	return f
 }
 
-func runImageAnalyzers(ctx context.Context, res *Result, ias []analyzer.ImageAnalyzer) error {
+// runImageAnalyzers runs each image analyzer in turn. An error becomes a
+// warning naming the analyzer; a panic too, and it marks the result
+// incomplete, since the analyzer's findings are missing.
+func runImageAnalyzers(ctx context.Context, res *Result, ias []analyzer.ImageAnalyzer) {
 	if len(ias) == 0 {
-		return nil
+		return
 	}
 	img := &analyzer.Image{
 		Input: res.Meta.Input, Name: res.Meta.Name, Source: res.Meta.Kind, Digest: res.Meta.Digest,
@@ -281,14 +370,38 @@ func runImageAnalyzers(ctx context.Context, res *Result, ias []analyzer.ImageAna
 		Exists: func(p string) bool { return res.View.Owner(p) >= 0 },
 	}
 	for _, ia := range ias {
-		fs, err := ia.AnalyzeImage(ctx, img)
+		fs, err := analyzeImage(ctx, ia, img)
+		var pe *panicError
+		if errors.As(err, &pe) {
+			res.Incomplete = true
+		}
 		if err != nil {
 			res.Warnings = append(res.Warnings, ia.Name()+": "+err.Error())
 			continue
 		}
 		res.Findings = append(res.Findings, fs...)
 	}
-	return nil
+}
+
+// panicError is a panic of an image analyzer, recovered.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string {
+	return fmt.Sprintf("image analyzer panicked (its checks are missing from this report): %v\n%s", e.value, e.stack)
+}
+
+// analyzeImage runs one image analyzer, turning a panic into an error so
+// a bug triggered by a hostile configuration cannot take the scan down.
+func analyzeImage(ctx context.Context, ia analyzer.ImageAnalyzer, img *analyzer.Image) (fs []model.Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fs, err = nil, &panicError{value: p, stack: debug.Stack()}
+		}
+	}()
+	return ia.AnalyzeImage(ctx, img)
 }
 
 func sortFindings(fs []model.Finding) {

@@ -88,6 +88,16 @@ type Streaming interface {
 	StreamLayers(ctx context.Context, fn func(r io.Reader) error) error
 }
 
+// Warner is implemented by images whose reading can lose parts without
+// failing (a root filesystem with unreadable entries). Once every layer has
+// been read, Warnings lists what was skipped or left out, each naming the
+// path, and incomplete says whether the scan misses part of the image
+// (an informational note alone leaves it false). It is safe to call after
+// the layer readers are closed.
+type Warner interface {
+	Warnings() (warnings []string, incomplete bool)
+}
+
 // ErrDigestMismatch marks a blob whose bytes are not those its digest names:
 // a tampering proxy or a corrupted store. Readers returned by OpenLayer and
 // StreamLayers wrap it when verification fails at the end of a blob.
