@@ -38,21 +38,29 @@ func RequireTool(t testing.TB, name string) string {
 	if err == nil {
 		return p
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not installed: add its Debian package to .ci/packages.txt", name)
-	}
-	t.Skipf("%s is not installed", name)
+	unavailable(t, name+" is not installed (add its Debian package to .ci/packages.txt)")
 	return ""
+}
+
+// unavailable skips the test for why, or fails it when CI is set.
+func unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("CI: %s", why)
+	}
+	t.Skip(why)
 }
 
 // Debootstrap returns a Debian bookworm minbase root filesystem with the
 // extra packages in include, made once with debootstrap and cached. Callers
-// must not modify it; copy it first if a test needs changes.
+// must not modify it; copy it first if a test needs changes. Without
+// debootstrap or root the test is skipped, or fails when CI is set: there
+// a test that cannot run is a broken environment, not a pass.
 func Debootstrap(t testing.TB, include ...string) string {
 	t.Helper()
 	RequireTool(t, "debootstrap")
 	if os.Geteuid() != 0 {
-		t.Skip("debootstrap needs root")
+		unavailable(t, "debootstrap needs root")
 	}
 	dir, err := DebootstrapDir(CacheDir(t), include...)
 	if err != nil {
