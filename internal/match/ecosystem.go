@@ -1,7 +1,10 @@
 package match
 
 import (
+	"fmt"
 	"strings"
+
+	"github.com/google/osv-scalibr/semantic"
 
 	"github.com/customs-scanner/customs/internal/model"
 )
@@ -32,40 +35,79 @@ func exact(names ...string) func(string) bool {
 // no exact advisory source for it (an unknown distribution, a Debian
 // release without VERSION_ID, a development build).
 func targetFor(p *model.Package, os *model.OS) (target, bool) {
+	pl := planFor(p, os)
+	return pl.t, pl.state == matchable
+}
+
+// Plan states.
+const (
+	matchable   = iota // looked up in the database
+	unversioned        // no version, or a development build
+	unsupported        // customs has no advisory source for the package
+	unparsable         // the installed version does not parse
+)
+
+// plan is how one package is matched, or why it is not: the coverage row
+// it counts in, and for unsupported packages the reason.
+type plan struct {
+	t         target
+	row       string
+	state     int
+	why       string
+	installed semantic.Version
+}
+
+var langEcosystems = map[string]string{
+	model.TypeNPM: "npm", model.TypePyPI: "PyPI", model.TypeGem: "RubyGems", model.TypeMaven: "Maven",
+	model.TypeCargo: "crates.io", model.TypeComposer: "Packagist", model.TypeNuGet: "NuGet",
+}
+
+// planFor maps a package to its OSV lookup and coverage row.
+func planFor(p *model.Package, os *model.OS) plan {
 	switch p.Type {
-	case model.TypeDeb:
-		return distroTarget(p, os, true)
-	case model.TypeAPK, model.TypeRPM:
-		return distroTarget(p, os, false)
+	case model.TypeDeb, model.TypeAPK, model.TypeRPM:
+		return distroPlan(p, os)
 	case model.TypeGolang:
 		name, v := p.Name, strings.TrimPrefix(p.Version, "v")
 		if name == "stdlib" || name == "go" || name == "toolchain" {
 			name, v = "stdlib", strings.TrimPrefix(p.Version, "go")
 		}
+		pl := plan{row: "Go", t: target{base: "Go", name: name, version: v, accept: exact("Go")}}
 		if v == "" || v == "(devel)" || strings.Contains(v, "devel") {
-			return target{}, false
+			pl.state = unversioned
 		}
-		return target{base: "Go", name: name, version: v, accept: exact("Go")}, true
+		return pl
 	}
-	lang := map[string]string{
-		model.TypeNPM: "npm", model.TypePyPI: "PyPI", model.TypeGem: "RubyGems", model.TypeMaven: "Maven",
-		model.TypeCargo: "crates.io", model.TypeComposer: "Packagist", model.TypeNuGet: "NuGet",
+	eco, ok := langEcosystems[p.Type]
+	if !ok {
+		typ := p.Type
+		if typ == "" {
+			typ = "untyped"
+		}
+		return plan{row: typ, state: unsupported, why: fmt.Sprintf("customs has no advisory source for %s packages", typ)}
 	}
-	eco, ok := lang[p.Type]
-	if !ok || p.Version == "" {
-		return target{}, false
+	pl := plan{row: eco, t: target{base: eco, name: p.Name, version: p.Version, accept: exact(eco)}}
+	if p.Version == "" {
+		pl.state = unversioned
 	}
-	return target{base: eco, name: p.Name, version: p.Version, accept: exact(eco)}, true
+	return pl
 }
 
-// distroTarget maps an OS package. Debian and Ubuntu advisories name source
+// osName names an operating system as os-release does ("centos 7").
+func osName(os *model.OS) string {
+	return strings.TrimSpace(strings.ToLower(os.Family) + " " + os.Version)
+}
+
+// distroPlan maps an OS package. Debian and Ubuntu advisories name source
 // packages and source versions; Alpine advisories name the origin
 // package. RPM advisories name binary packages.
-func distroTarget(p *model.Package, os *model.OS, bySource bool) (target, bool) {
-	if os == nil {
-		return target{}, false
+func distroPlan(p *model.Package, os *model.OS) plan {
+	if os == nil || os.Family == "" {
+		return plan{row: "unknown OS", state: unsupported,
+			why: "no operating system was identified (no os-release or release file): OS packages cannot be matched against a distribution's advisories"}
 	}
 	name, version := p.Name, p.Version
+	bySource := p.Type == model.TypeDeb
 	if bySource || p.Type == model.TypeAPK {
 		if p.SourceName != "" {
 			name = p.SourceName
@@ -74,57 +116,97 @@ func distroTarget(p *model.Package, os *model.OS, bySource bool) (target, bool) 
 			version = p.SourceVersion
 		}
 	}
-	if version == "" {
-		return target{}, false
-	}
 	t := target{name: name, version: version}
 	major := strings.SplitN(os.Version, ".", 2)[0]
+	row := ""
+	noRelease := func() plan {
+		return plan{row: osName(os), state: unsupported,
+			why: fmt.Sprintf("%s without a usable VERSION_ID (%q): no release to match the distribution's advisories against", os.Family, os.Version)}
+	}
 	switch strings.ToLower(os.Family) {
 	case "debian":
-		if major == "" || p.Type != model.TypeDeb {
-			return target{}, false
+		if major == "" {
+			return noRelease()
 		}
-		t.base, t.accept = "Debian", exact("Debian:"+major)
+		t.base, t.accept, row = "Debian", exact("Debian:"+major), "Debian:"+major
 	case "ubuntu":
-		if os.Version == "" || p.Type != model.TypeDeb {
-			return target{}, false
+		if os.Version == "" {
+			return noRelease()
 		}
-		t.base, t.accept = "Ubuntu", exact("Ubuntu:"+os.Version, "Ubuntu:"+os.Version+":LTS")
+		t.base, t.accept, row = "Ubuntu", exact("Ubuntu:"+os.Version, "Ubuntu:"+os.Version+":LTS"), "Ubuntu:"+os.Version
 	case "alpine":
 		parts := strings.SplitN(os.Version, ".", 3)
-		if len(parts) < 2 || p.Type != model.TypeAPK {
-			return target{}, false
+		if len(parts) < 2 {
+			return noRelease()
 		}
-		t.base, t.accept = "Alpine", exact("Alpine:v"+parts[0]+"."+parts[1])
+		row = "Alpine:v" + parts[0] + "." + parts[1]
+		t.base, t.accept = "Alpine", exact(row)
 	case "wolfi":
-		t.base, t.accept = "Wolfi", exact("Wolfi")
+		t.base, t.accept, row = "Wolfi", exact("Wolfi"), "Wolfi"
 	case "chainguard":
-		t.base, t.accept = "Chainguard", exact("Chainguard")
+		t.base, t.accept, row = "Chainguard", exact("Chainguard"), "Chainguard"
 	case "rocky":
-		t.base, t.accept = "Rocky Linux", exact("Rocky Linux:"+major)
+		if major == "" {
+			return noRelease()
+		}
+		t.base, t.accept, row = "Rocky Linux", exact("Rocky Linux:"+major), "Rocky Linux:"+major
 	case "almalinux":
-		t.base, t.accept = "AlmaLinux", exact("AlmaLinux:"+major)
+		if major == "" {
+			return noRelease()
+		}
+		t.base, t.accept, row = "AlmaLinux", exact("AlmaLinux:"+major), "AlmaLinux:"+major
 	case "rhel":
+		if major == "" {
+			return noRelease()
+		}
 		prefix := "Red Hat:enterprise_linux:" + major + "::"
-		t.base = "Red Hat"
+		t.base, row = "Red Hat", "Red Hat:enterprise_linux:"+major
 		t.accept = func(e string) bool { return strings.HasPrefix(e, prefix) }
 	case "sles":
-		suffix := " " + suseRelease(os.Version)
-		t.base = "SUSE"
+		if major == "" {
+			return noRelease()
+		}
+		rel := suseRelease(os.Version)
+		suffix := " " + rel
+		t.base, row = "SUSE", "SUSE:Linux Enterprise "+rel
 		t.accept = func(e string) bool {
 			return strings.HasPrefix(e, "SUSE:Linux Enterprise") && strings.HasSuffix(e, suffix)
 		}
 	case "opensuse-leap":
-		t.base, t.accept = "openSUSE", exact("openSUSE:Leap "+os.Version)
+		if os.Version == "" {
+			return noRelease()
+		}
+		t.base, t.accept, row = "openSUSE", exact("openSUSE:Leap "+os.Version), "openSUSE:Leap "+os.Version
 	case "opensuse-tumbleweed":
-		t.base, t.accept = "openSUSE", exact("openSUSE:Tumbleweed")
+		t.base, t.accept, row = "openSUSE", exact("openSUSE:Tumbleweed"), "openSUSE:Tumbleweed"
 	default:
-		return target{}, false
+		return plan{row: osName(os), state: unsupported,
+			why: fmt.Sprintf("customs has no advisory source for %s: its OS packages are not matched", osDisplay(os))}
 	}
-	if (p.Type == model.TypeRPM) != (t.base == "Rocky Linux" || t.base == "AlmaLinux" || t.base == "Red Hat" || t.base == "SUSE" || t.base == "openSUSE") {
-		return target{}, false
+	want := model.TypeRPM
+	switch t.base {
+	case "Debian", "Ubuntu":
+		want = model.TypeDeb
+	case "Alpine", "Wolfi", "Chainguard":
+		want = model.TypeAPK
 	}
-	return t, true
+	if p.Type != want {
+		return plan{row: osName(os) + " " + p.Type, state: unsupported,
+			why: fmt.Sprintf("%s packages on %s: customs matches only %s packages there", p.Type, osDisplay(os), want)}
+	}
+	pl := plan{row: row, t: t}
+	if version == "" {
+		pl.state = unversioned
+	}
+	return pl
+}
+
+// osDisplay names an OS for messages: its PRETTY_NAME when known.
+func osDisplay(os *model.OS) string {
+	if os.Name != "" {
+		return os.Name
+	}
+	return osName(os)
 }
 
 // suseRelease turns a SLES VERSION_ID ("15.5") into the form of the SUSE

@@ -46,7 +46,9 @@ func ids(r *vulndb.Record) []string {
 
 // findings groups the hits that are aliases of each other into one finding
 // each: one weakness, one finding per package.
-func findings(p *model.Package, t target, hits []hit) []model.Finding {
+// aliased holds records of the database by id, for severities (see
+// severityOf).
+func findings(p *model.Package, t target, hits []hit, aliased map[string]*vulndb.Record) []model.Finding {
 	if len(hits) == 0 {
 		return nil
 	}
@@ -83,13 +85,13 @@ func findings(p *model.Package, t target, hits []hit) []model.Finding {
 	}
 	var out []model.Finding
 	for _, r := range roots {
-		out = append(out, finding(p, t, groups[r]))
+		out = append(out, finding(p, t, groups[r], aliased))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
 
-func finding(p *model.Package, t target, group []hit) model.Finding {
+func finding(p *model.Package, t target, group []hit, aliased map[string]*vulndb.Record) model.Finding {
 	sort.Slice(group, func(i, j int) bool { return group[i].rec.ID < group[j].rec.ID })
 	all := map[string]bool{}
 	var cves []string
@@ -148,7 +150,7 @@ func finding(p *model.Package, t target, group []hit) model.Finding {
 	if t.name != p.Name {
 		f.Extra["matched_package"] = t.name
 	}
-	best := severityOf(group, p, t)
+	best := severityOf(group, t, aliased)
 	f.Severity = best.severity
 	if best.vector != "" {
 		f.Extra["cvss_vector"] = best.vector

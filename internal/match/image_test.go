@@ -31,16 +31,7 @@ var recordDirs = []string{filepath.Join("..", "vulndb", "testdata", "osv"), file
 
 func realDB(t *testing.T) *vulndb.DB {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := vulndb.Import(context.Background(), dir, recordDirs); err != nil {
-		t.Fatal(err)
-	}
-	db, err := vulndb.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	return match.ImportDB(t, recordDirs...)
 }
 
 // scanImage scans img with the real package analyzers (dpkg, os-release,

@@ -7,6 +7,7 @@ package match
 
 import (
 	"context"
+	"fmt"
 	"sort"
 	"strings"
 
@@ -23,29 +24,78 @@ type Source interface {
 	Candidates(ctx context.Context, base string, names []string) ([]vulndb.Candidate, error)
 	// Records reads whole records, in one query.
 	Records(ctx context.Context, keys []vulndb.Key) (map[vulndb.Key]*vulndb.Record, error)
+	// ByID reads records by id, also those that name no package (CVE
+	// records kept for their severity), in one query.
+	ByID(ctx context.Context, ids []string) (map[string]*vulndb.Record, error)
+	// Ecosystems summarizes the records held per exact ecosystem.
+	Ecosystems(ctx context.Context) ([]vulndb.EcosystemInfo, error)
 }
 
 // maxDescription bounds the description copied from a record.
 const maxDescription = 2000
 
-// Match returns the findings for pkgs on an image running os (nil when
-// unknown: OS packages are then not matched). It queries the candidates of
+// Result is what matching an inventory gives: the findings, one coverage
+// row per ecosystem of the inventory (every package is counted in exactly
+// one), and one warning line per ecosystem that was not fully matched.
+type Result struct {
+	Findings []model.Finding
+	Coverage []model.EcosystemCoverage
+	Warnings []string
+}
+
+// Match returns the findings of Run.
+//
+// Deprecated: use Run, which also says what could not be matched.
+func Match(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) ([]model.Finding, error) {
+	r, err := Run(ctx, src, os, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	return r.Findings, nil
+}
+
+// Run matches pkgs of an image running os (nil when unknown: OS packages
+// are then not matched, and counted as such). It queries the candidates of
 // all packages of an ecosystem at once, compares versions against the
 // candidates' ranges, and reads the whole records only of those that
-// affect a package.
-func Match(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) ([]model.Finding, error) {
-	targets := make([]target, len(pkgs))
-	ok := make([]bool, len(pkgs))
+// affect a package; records without a CVSS vector of their own get it from
+// an aliased record of the database. Packages that cannot be matched
+// (unknown distribution, no version, a version that does not parse) and
+// ranges that cannot be evaluated are counted per ecosystem in the
+// coverage and named in the warnings, never dropped silently.
+func Run(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) (*Result, error) {
+	plans := make([]plan, len(pkgs))
+	rows := map[string]*row{}
 	names := map[string]map[string]bool{} // base -> normalized names
 	for i := range pkgs {
-		if targets[i], ok[i] = targetFor(&pkgs[i], os); !ok[i] {
-			continue
+		pl := planFor(&pkgs[i], os)
+		r := rows[pl.row]
+		if r == nil {
+			r = &row{cov: model.EcosystemCoverage{Ecosystem: pl.row}, t: pl.t, why: pl.why}
+			rows[pl.row] = r
 		}
-		t := targets[i]
-		if names[t.base] == nil {
-			names[t.base] = map[string]bool{}
+		r.cov.Packages++
+		switch pl.state {
+		case unversioned:
+			r.cov.Unversioned++
+			r.example(&r.unversioned, fmt.Sprintf("%s %q", pkgs[i].Name, pkgs[i].Version))
+		case matchable:
+			v, err := semantic.Parse(pl.t.version, pl.t.base)
+			if err != nil {
+				pl.state = unparsable
+				r.cov.UnparsableVersions++
+				r.example(&r.unparsable, fmt.Sprintf("%s %q", pl.t.name, pl.t.version))
+				break
+			}
+			pl.installed = v
+			r.cov.Matched++
+			t := pl.t
+			if names[t.base] == nil {
+				names[t.base] = map[string]bool{}
+			}
+			names[t.base][vulndb.NormalizeName(t.base, t.name)] = true
 		}
-		names[t.base][vulndb.NormalizeName(t.base, t.name)] = true
+		plans[i] = pl
 	}
 	type nameKey struct{ base, name string }
 	cands := map[nameKey][]*candidate{}
@@ -54,6 +104,7 @@ func Match(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) 
 		for n := range set {
 			list = append(list, n)
 		}
+		sort.Strings(list)
 		cs, err := src.Candidates(ctx, base, list)
 		if err != nil {
 			return nil, err
@@ -71,11 +122,12 @@ func Match(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) 
 	var keys []vulndb.Key
 	want := map[vulndb.Key]bool{}
 	for i := range pkgs {
-		if !ok[i] {
+		pl := &plans[i]
+		if pl.state != matchable {
 			continue
 		}
-		t := targets[i]
-		hits, err := evaluate(cands[nameKey{t.base, vulndb.NormalizeName(t.base, t.name)}], t)
+		t := pl.t
+		hits, err := evaluate(cands[nameKey{t.base, vulndb.NormalizeName(t.base, t.name)}], t, pl.installed, rows[pl.row])
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +146,34 @@ func Match(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) 
 	if err != nil {
 		return nil, err
 	}
-	var out []model.Finding
+	// Records without a CVSS vector of their own: their aliases' records
+	// may carry one (osv.dev's CVE records for Debian's DSA and DEBIAN-CVE
+	// records). One query for all of them.
+	var aliasIDs []string
+	wantID := map[string]bool{}
+	for _, ph := range found {
+		t := plans[ph.i].t
+		for _, h := range ph.hits {
+			r, ok := recs[h.key]
+			if !ok {
+				continue
+			}
+			if _, ok := cvssOf(r, t); ok {
+				continue
+			}
+			for _, id := range ids(r)[1:] {
+				if !wantID[id] {
+					wantID[id] = true
+					aliasIDs = append(aliasIDs, id)
+				}
+			}
+		}
+	}
+	aliased, err := src.ByID(ctx, aliasIDs)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{}
 	for _, ph := range found {
 		hits := make([]hit, 0, len(ph.hits))
 		for _, h := range ph.hits {
@@ -102,9 +181,30 @@ func Match(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) 
 				hits = append(hits, hit{rec: r, fixed: h.fixed})
 			}
 		}
-		out = append(out, findings(&pkgs[ph.i], targets[ph.i], hits)...)
+		fs := findings(&pkgs[ph.i], plans[ph.i].t, hits, aliased)
+		if len(fs) > 0 {
+			rows[plans[ph.i].row].cov.Vulnerable++
+		}
+		res.Findings = append(res.Findings, fs...)
 	}
-	return out, nil
+	ecos, err := src.Ecosystems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	order := make([]string, 0, len(rows))
+	for k := range rows {
+		order = append(order, k)
+	}
+	sort.Strings(order)
+	for _, k := range order {
+		r := rows[k]
+		r.finish(ecos)
+		res.Coverage = append(res.Coverage, r.cov)
+		if w := r.warning(); w != "" {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
+	return res, nil
 }
 
 // candidate is a database candidate with its entries decoded once, however
@@ -131,16 +231,11 @@ type pending struct {
 }
 
 // evaluate returns the records among cands that affect the package t
-// describes, one per record, with the lowest fix above the installed
-// version. Withdrawn records and entries of other releases never match.
-func evaluate(cands []*candidate, t target) ([]pending, error) {
-	if len(cands) == 0 {
-		return nil, nil
-	}
-	installed, err := semantic.Parse(t.version, t.base)
-	if err != nil {
-		return nil, nil
-	}
+// describes, installed at version installed, one per record, with the
+// lowest fix above the installed version. Withdrawn records and entries of
+// other releases never match. Ranges that cannot be evaluated are counted
+// in cov.
+func evaluate(cands []*candidate, t target, installed semantic.Version, cov *row) ([]pending, error) {
 	var out []pending
 	at := map[vulndb.Key]int{}
 	for _, c := range cands {
@@ -151,7 +246,10 @@ func evaluate(cands []*candidate, t target) ([]pending, error) {
 		if err != nil {
 			return nil, err
 		}
-		fixed, hit := affects(entries, t, installed)
+		fixed, hit, bad := affects(entries, t, installed)
+		for _, b := range bad {
+			cov.badRange(c.ID, t.name, b)
+		}
 		if !hit {
 			continue
 		}
@@ -175,10 +273,12 @@ type hit struct {
 // affects evaluates a record's affected entries for the package (already
 // restricted to its name and an accepted ecosystem): the version is
 // affected when listed in versions or inside an ECOSYSTEM or SEMVER range.
-// It returns the lowest fix above the installed version.
-func affects(entries []vulndb.Affected, t target, installed semantic.Version) (string, bool) {
+// It returns the lowest fix above the installed version, and a description
+// of each range that could not be evaluated.
+func affects(entries []vulndb.Affected, t target, installed semantic.Version) (string, bool, []string) {
 	fixed := ""
 	found := false
+	var bad []string
 	for _, a := range entries {
 		for _, v := range a.Versions {
 			if v == t.version {
@@ -191,24 +291,32 @@ func affects(entries []vulndb.Affected, t target, installed semantic.Version) (s
 			case "ECOSYSTEM":
 			case "SEMVER":
 				eco = "Go" // plain SemVer 2.0 ordering
-			default:
+			case "GIT":
 				continue // GIT ranges name commits, not installed versions
+			default:
+				bad = append(bad, fmt.Sprintf("range type %q", rg.Type))
+				continue
 			}
 			v := installed
 			if eco != t.base {
 				var err error
 				if v, err = semantic.Parse(strings.TrimPrefix(t.version, "v"), eco); err != nil {
+					bad = append(bad, fmt.Sprintf("SEMVER range, installed version %q is not SemVer", t.version))
 					continue
 				}
 			}
-			in, fix := inRange(v, rg.Events, eco)
+			in, fix, err := inRange(v, rg.Events, eco)
+			if err != nil {
+				bad = append(bad, err.Error())
+				continue
+			}
 			if in {
 				found = true
 				fixed = lower(fixed, fix, eco)
 			}
 		}
 	}
-	return fixed, found
+	return fixed, found, bad
 }
 
 type event struct {
@@ -220,8 +328,9 @@ type event struct {
 // inRange applies the OSV evaluation: events sorted by version; introduced
 // opens, fixed closes at its version, last_affected closes after it, and a
 // limit bounds the whole range. It returns whether v is affected and, if
-// so, the first fixed version above v.
-func inRange(v semantic.Version, events []vulndb.Event, eco string) (bool, string) {
+// so, the first fixed version above v. An event that does not parse makes
+// the whole range unusable: it is an error, never "not affected".
+func inRange(v semantic.Version, events []vulndb.Event, eco string) (bool, string, error) {
 	var evs []event
 	var limits []semantic.Version
 	for _, e := range events {
@@ -239,7 +348,7 @@ func inRange(v semantic.Version, events []vulndb.Event, eco string) (bool, strin
 			}
 			pv, err := semantic.Parse(e.Limit, eco)
 			if err != nil {
-				return false, ""
+				return false, "", fmt.Errorf("limit %q", e.Limit)
 			}
 			limits = append(limits, pv)
 			continue
@@ -249,7 +358,7 @@ func inRange(v semantic.Version, events []vulndb.Event, eco string) (bool, strin
 		if !(ev.kind == "introduced" && ev.v == "0") {
 			pv, err := semantic.Parse(ev.v, eco)
 			if err != nil {
-				return false, "" // an event we cannot order makes the range unusable
+				return false, "", fmt.Errorf("%s %q", ev.kind, ev.v) // an event we cannot order makes the range unusable
 			}
 			ev.pv = pv
 		}
@@ -271,7 +380,7 @@ func inRange(v semantic.Version, events []vulndb.Event, eco string) (bool, strin
 			}
 		}
 		if !below {
-			return false, ""
+			return false, "", nil
 		}
 	}
 	affected := false
@@ -296,17 +405,17 @@ func inRange(v semantic.Version, events []vulndb.Event, eco string) (bool, strin
 		}
 	}
 	if !affected {
-		return false, ""
+		return false, "", nil
 	}
 	for _, e := range evs {
 		if e.kind != "fixed" {
 			continue
 		}
 		if c, _ := v.Compare(e.pv); c < 0 {
-			return true, e.v // events are sorted: the first fix above v is the lowest
+			return true, e.v, nil // events are sorted: the first fix above v is the lowest
 		}
 	}
-	return true, ""
+	return true, "", nil
 }
 
 // lower returns the lower of two fixed versions, ignoring empty ones.

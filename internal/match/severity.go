@@ -1,6 +1,7 @@
 package match
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 
@@ -18,17 +19,48 @@ type rated struct {
 	severity model.Severity
 	vector   string
 	score    string
-	source   string // "cvss_v4", "cvss_v3", "cvss_v2", "ghsa", "ubuntu", "debian"
+	// source: "cvss_v4", "cvss_v3", "cvss_v2", "ghsa", "ubuntu", "debian",
+	// or "alias:<id>/<cvss source>" for a vector of an aliased record.
+	source string
 }
 
 // severityOf rates a group of records: the highest CVSS rating found in any
-// of them (v4 before v3.x before v2 within a record), else the highest of
-// the sources' own ratings, else UNKNOWN.
-func severityOf(group []hit, p *model.Package, t target) rated {
+// of them (v4 before v3.x before v2 within a record), else the highest
+// CVSS rating of a record of the database that one of them names as an
+// alias or upstream id (osv.dev's CVE records carry NVD's and the CNA's
+// vectors), else the highest of the sources' own ratings (GHSA, Ubuntu
+// priority, Debian urgency), else UNKNOWN.
+func severityOf(group []hit, t target, aliased map[string]*vulndb.Record) rated {
 	var best rated
 	have := false
+	own := map[string]bool{}
 	for _, h := range group {
+		own[h.rec.ID] = true
 		if r, ok := cvssOf(h.rec, t); ok && (!have || r.severity.Rank() > best.severity.Rank()) {
+			best, have = r, true
+		}
+	}
+	if have {
+		return best
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, h := range group {
+		for _, id := range ids(h.rec) {
+			if !own[id] && !seen[id] {
+				seen[id] = true
+				names = append(names, id)
+			}
+		}
+	}
+	sort.Strings(names)
+	for _, id := range names {
+		rec, ok := aliased[id]
+		if !ok || rec.Withdrawn != "" {
+			continue
+		}
+		if r, ok := cvssOf(rec, t); ok && (!have || r.severity.Rank() > best.severity.Rank()) {
+			r.source = "alias:" + id + "/" + r.source
 			best, have = r, true
 		}
 	}
@@ -116,8 +148,9 @@ func fromScore(s float64, v2 bool) model.Severity {
 }
 
 // ownRating reads a source's own rating: GHSA database_specific.severity,
-// an Ubuntu priority in a severity entry of type "Ubuntu", or a Debian
-// urgency in ecosystem_specific or database_specific.
+// an Ubuntu priority in a severity entry of type "Ubuntu" or as "priority"
+// in ecosystem_specific or database_specific, or a Debian urgency in
+// ecosystem_specific or database_specific.
 func ownRating(r *vulndb.Record, t target) (rated, bool) {
 	if s, ok := r.DatabaseSpecific["severity"].(string); ok {
 		if sev, ok := ratingWord(s); ok {
@@ -139,6 +172,11 @@ func ownRating(r *vulndb.Record, t target) (rated, bool) {
 			if u, ok := m["urgency"].(string); ok {
 				if sev, ok := ratingWord(u); ok {
 					return rated{severity: sev, source: "debian"}, true
+				}
+			}
+			if u, ok := m["priority"].(string); ok {
+				if sev, ok := ratingWord(u); ok {
+					return rated{severity: sev, source: "ubuntu"}, true
 				}
 			}
 		}

@@ -67,18 +67,11 @@ func importPath(ctx context.Context, b *Builder, p string) error {
 	if err := b.Begin(ctx, source); err != nil {
 		return err
 	}
+	skipped, ignored := b.Skipped, b.Ignored
 	add := func(name string, data []byte) error {
-		recs, err := Parse(name, data)
-		if err != nil {
-			b.Skipped++
-			return nil // one malformed record does not spoil a whole directory
-		}
-		for _, r := range recs {
-			if err := b.Add(ctx, source, r); err != nil {
-				return err
-			}
-		}
-		return nil
+		// One malformed record does not spoil a whole directory: it is
+		// skipped, counted and named.
+		return b.addFile(ctx, source, relName(abs, name), data)
 	}
 	if fi.IsDir() {
 		err = filepath.WalkDir(abs, func(f string, d fs.DirEntry, err error) error {
@@ -93,7 +86,9 @@ func importPath(ctx context.Context, b *Builder, p string) error {
 			}
 			switch strings.ToLower(filepath.Ext(f)) {
 			case ".zip":
-				return eachZipRecord(ctx, f, add)
+				return eachZipRecord(ctx, f, func(name string, data []byte) error {
+					return add(f+"!"+name, data)
+				})
 			case ".json", ".yaml", ".yml":
 				data, err := readBounded(f)
 				if err != nil {
@@ -101,6 +96,7 @@ func importPath(ctx context.Context, b *Builder, p string) error {
 				}
 				return add(f, data)
 			}
+			b.Ignored++
 			return nil
 		})
 	} else if strings.EqualFold(filepath.Ext(abs), ".zip") {
@@ -114,7 +110,63 @@ func importPath(ctx context.Context, b *Builder, p string) error {
 	if err != nil {
 		return err
 	}
+	if b.Records(source) == 0 {
+		return noRecord(p, b.Skipped-skipped, b.Ignored-ignored, b)
+	}
 	return b.End(ctx, source, abs, fi.ModTime())
+}
+
+// ErrNoRecord is wrapped by the errors of Import and Update when an input
+// yields no valid OSV record.
+var ErrNoRecord = errors.New("no valid OSV record")
+
+// noRecord is the error for an input that yielded no record: what was
+// skipped and ignored in it.
+func noRecord(name string, skipped, ignored int, b *Builder) error {
+	var why []string
+	if skipped > 0 {
+		why = append(why, b.SkipSummary())
+	}
+	if ignored > 0 {
+		why = append(why, fmt.Sprintf("%d files without a .json, .yaml, .yml or .zip extension ignored", ignored))
+	}
+	if len(why) == 0 {
+		why = append(why, "no .json, .yaml, .yml or .zip file found")
+	}
+	return fmt.Errorf("%s: %w (%s)", name, ErrNoRecord, strings.Join(why, "; "))
+}
+
+// addFile parses one file and stores its records under source; a file that
+// holds no valid record is skipped with its reason.
+func (b *Builder) addFile(ctx context.Context, source, name string, data []byte) error {
+	recs, err := Parse(name, data)
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			b.skip(name, pe.Reason)
+			return nil
+		}
+		return err
+	}
+	for _, r := range recs {
+		if err := b.Add(ctx, source, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relName shortens a file name below an imported directory to its path
+// relative to it, for messages.
+func relName(root, name string) string {
+	rel, err := filepath.Rel(root, name)
+	switch {
+	case rel == ".":
+		return filepath.Base(name)
+	case err == nil && !strings.HasPrefix(rel, ".."):
+		return rel
+	}
+	return name
 }
 
 func readBounded(p string) ([]byte, error) {
@@ -238,6 +290,13 @@ func importExport(ctx context.Context, b *Builder, p string, m *manifest) error 
 	})
 	if err != nil {
 		return err
+	}
+	total := 0
+	for _, s := range m.Sources {
+		total += b.Records(s.Name)
+	}
+	if total == 0 {
+		return fmt.Errorf("%s: %w (an export of an empty database)", p, ErrNoRecord)
 	}
 	for _, s := range m.Sources {
 		if err := b.End(ctx, s.Name, s.Origin, s.FetchedAt); err != nil {

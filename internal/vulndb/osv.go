@@ -80,38 +80,56 @@ type Reference struct {
 	URL  string `json:"url" yaml:"url"`
 }
 
+// ParseError says why a file holds no valid OSV record.
+type ParseError struct {
+	Name   string
+	Reason string
+}
+
+func (e *ParseError) Error() string { return e.Name + ": " + e.Reason }
+
 // Parse reads the OSV records in one file: a JSON object, a JSON array of
 // objects, or a YAML document. name is used for the format (".yaml", ".yml")
-// and in errors. Records without an id are rejected.
+// and in errors. Records without an id are rejected. Errors are
+// *ParseError values.
 func Parse(name string, data []byte) ([]*Record, error) {
+	fail := func(format string, args ...any) ([]*Record, error) {
+		return nil, &ParseError{Name: name, Reason: fmt.Sprintf(format, args...)}
+	}
 	if len(data) > MaxRecordBytes {
-		return nil, fmt.Errorf("%s: %d bytes, larger than the %d-byte limit", name, len(data), MaxRecordBytes)
+		return fail("%d bytes, larger than the %d-byte limit", len(data), MaxRecordBytes)
 	}
 	var recs []*Record
 	lower := strings.ToLower(name)
 	if strings.HasSuffix(lower, ".yaml") || strings.HasSuffix(lower, ".yml") {
 		r, err := parseYAML(data)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return fail("not an OSV record (YAML: %v)", err)
 		}
 		recs = []*Record{r}
 	} else {
 		trimmed := bytes.TrimSpace(data)
+		var err error
 		if len(trimmed) > 0 && trimmed[0] == '[' {
-			if err := json.Unmarshal(trimmed, &recs); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
+			err = json.Unmarshal(trimmed, &recs)
 		} else {
 			var r Record
-			if err := json.Unmarshal(trimmed, &r); err != nil {
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
+			err = json.Unmarshal(trimmed, &r)
 			recs = []*Record{&r}
+		}
+		var syntax *json.SyntaxError
+		switch {
+		case len(trimmed) == 0:
+			return fail("empty file")
+		case errors.As(err, &syntax):
+			return fail("not JSON (%v)", err)
+		case err != nil:
+			return fail("not an OSV record (%v)", err)
 		}
 	}
 	for _, r := range recs {
 		if r == nil || strings.TrimSpace(r.ID) == "" {
-			return nil, fmt.Errorf("%s: record without an id", name)
+			return fail("not an OSV record (no id)")
 		}
 	}
 	return recs, nil

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +24,7 @@ import (
 const FileName = "vuln.db"
 
 // schemaVersion changes when the tables change; older files are rebuilt.
-const schemaVersion = "2"
+const schemaVersion = "3"
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -37,6 +38,9 @@ CREATE TABLE IF NOT EXISTS affected(
 	modified TEXT NOT NULL, withdrawn INTEGER NOT NULL, entries BLOB NOT NULL,
 	PRIMARY KEY(base, name, ecosystem, source, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS affected_source ON affected(source, id);
+CREATE INDEX IF NOT EXISTS records_id ON records(id);
+CREATE TABLE IF NOT EXISTS ecosystems(
+	ecosystem TEXT PRIMARY KEY, records INTEGER NOT NULL, modified TEXT NOT NULL, fetched_at TEXT NOT NULL);
 `
 
 // ErrNoDatabase is returned by Open when the directory holds no database.
@@ -48,7 +52,12 @@ type DB struct {
 	db         *sql.DB
 	candidates *sql.Stmt
 	records    *sql.Stmt
+	byID       *sql.Stmt
 	path       string
+
+	ecoOnce sync.Once
+	ecos    []EcosystemInfo
+	ecoErr  error
 }
 
 // Open opens the database in dir read-only. It returns an error wrapping
@@ -92,6 +101,12 @@ func newDB(db *sql.DB, p string) (*DB, error) {
 		d.candidates.Close()
 		return nil, err
 	}
+	if d.byID, err = db.Prepare(`SELECT r.source, r.id, r.modified, r.data FROM json_each(?) k
+		JOIN records r ON r.id = k.value`); err != nil {
+		d.candidates.Close()
+		d.records.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
@@ -99,6 +114,7 @@ func newDB(db *sql.DB, p string) (*DB, error) {
 func (d *DB) Close() error {
 	d.candidates.Close()
 	d.records.Close()
+	d.byID.Close()
 	return d.db.Close()
 }
 
@@ -262,6 +278,92 @@ func (d *DB) Lookup(ctx context.Context, base, name string) ([]*Record, error) {
 	return out, nil
 }
 
+// EcosystemInfo says how much advisory data the database holds for one
+// exact ecosystem ("Debian:12", "npm").
+type EcosystemInfo struct {
+	Ecosystem string
+	// Records counts the records that are not withdrawn and name a
+	// package of the ecosystem.
+	Records int
+	// Modified is the newest "modified" of those records ("" when none
+	// has one); FetchedAt the newest fetch time of the sources holding them.
+	Modified  string
+	FetchedAt time.Time
+}
+
+// Ecosystems lists the exact ecosystems the database holds records for,
+// sorted by name. The summary is computed when the database is built and
+// read once per DB.
+func (d *DB) Ecosystems(ctx context.Context) ([]EcosystemInfo, error) {
+	d.ecoOnce.Do(func() {
+		rows, err := d.db.QueryContext(ctx, `SELECT ecosystem, records, modified, fetched_at FROM ecosystems ORDER BY ecosystem`)
+		if err != nil {
+			d.ecoErr = err
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var e EcosystemInfo
+			var at string
+			if err := rows.Scan(&e.Ecosystem, &e.Records, &e.Modified, &at); err != nil {
+				d.ecoErr = err
+				return
+			}
+			e.FetchedAt, _ = time.Parse(time.RFC3339, at)
+			d.ecos = append(d.ecos, e)
+		}
+		d.ecoErr = rows.Err()
+	})
+	return d.ecos, d.ecoErr
+}
+
+// ByID reads the records whose id is one of ids, whatever their affected
+// packages: this is how records that name no package (osv.dev's CVE
+// records, kept for their CVSS vectors) are found. A record several
+// sources hold is returned in its latest modified form. Ids that name no
+// record are left out.
+func (d *DB) ByID(ctx context.Context, ids []string) (map[string]*Record, error) {
+	out := map[string]*Record{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	arg, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.byID.QueryContext(ctx, string(arg))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type row struct {
+		source, modified string
+		data             []byte
+	}
+	latest := map[string]row{}
+	for rows.Next() {
+		var id string
+		var r row
+		if err := rows.Scan(&r.source, &id, &r.modified, &r.data); err != nil {
+			return nil, err
+		}
+		if l, ok := latest[id]; !ok || r.modified > l.modified || (r.modified == l.modified && r.source < l.source) {
+			latest[id] = r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for id, r := range latest {
+		rec, err := decodeRecord(r.data)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", id, err)
+		}
+		out[id] = rec
+	}
+	return out, nil
+}
+
 // Source describes where a part of the database came from.
 type Source struct {
 	Name      string    `json:"name"`
@@ -419,14 +521,66 @@ func decodeRecord(data []byte) (*Record, error) {
 
 // Builder writes records into a database under construction.
 type Builder struct {
-	db      *sql.DB
-	tx      *sql.Tx
-	insRec  *sql.Stmt
-	insAff  *sql.Stmt
-	counts  map[string]int
-	seen    map[string]map[string]bool
-	Skipped int
+	db     *sql.DB
+	tx     *sql.Tx
+	insRec *sql.Stmt
+	insAff *sql.Stmt
+	counts map[string]int
+	seen   map[string]map[string]bool
+	// Skipped counts the files that held no valid OSV record; SkippedFiles
+	// names the first MaxSkipReasons of them with the reason.
+	Skipped      int
+	SkippedFiles []SkippedFile
+	// Ignored counts the files of imported directories that are not
+	// .json, .yaml, .yml or .zip files.
+	Ignored int
 }
+
+// SkippedFile is a file that held no valid OSV record, and why.
+type SkippedFile struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// MaxSkipReasons bounds Builder.SkippedFiles.
+const MaxSkipReasons = 10
+
+// skip records that the file name was not imported.
+func (b *Builder) skip(name, reason string) {
+	b.Skipped++
+	if len(b.SkippedFiles) < MaxSkipReasons {
+		b.SkippedFiles = append(b.SkippedFiles, SkippedFile{Name: name, Reason: reason})
+	}
+}
+
+// SkipSummary describes the skipped files in one line: how many, and the
+// reasons of the first few ("" when none was skipped).
+func (b *Builder) SkipSummary() string {
+	if b.Skipped == 0 {
+		return ""
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "skipped %d file", b.Skipped)
+	if b.Skipped != 1 {
+		sb.WriteString("s")
+	}
+	for i, f := range b.SkippedFiles {
+		if i == 0 {
+			sb.WriteString(": ")
+		} else {
+			sb.WriteString("; ")
+		}
+		sb.WriteString(f.Name + ": " + f.Reason)
+	}
+	if b.Skipped > len(b.SkippedFiles) {
+		fmt.Fprintf(&sb, "; and %d more", b.Skipped-len(b.SkippedFiles))
+	}
+	return sb.String()
+}
+
+// Records is the number of distinct records stored under source by this
+// Builder.
+func (b *Builder) Records(source string) int { return b.counts[source] }
 
 func newBuilder(ctx context.Context, db *sql.DB) (*Builder, error) {
 	if _, err := db.ExecContext(ctx, schema); err != nil {
@@ -516,9 +670,21 @@ func (b *Builder) End(ctx context.Context, source, origin string, fetched time.T
 	return err
 }
 
-func (b *Builder) commit() error {
+// commit summarizes the ecosystems (see DB.Ecosystems) and commits.
+func (b *Builder) commit(ctx context.Context) error {
 	b.insRec.Close()
 	b.insAff.Close()
+	if _, err := b.tx.ExecContext(ctx, `DELETE FROM ecosystems`); err != nil {
+		b.tx.Rollback()
+		return err
+	}
+	if _, err := b.tx.ExecContext(ctx, `INSERT INTO ecosystems(ecosystem, records, modified, fetched_at)
+		SELECT a.ecosystem, COUNT(DISTINCT a.id), MAX(a.modified), COALESCE(MAX(s.fetched_at), '')
+		FROM affected a LEFT JOIN sources s ON s.source = a.source
+		WHERE a.withdrawn = 0 GROUP BY a.ecosystem`); err != nil {
+		b.tx.Rollback()
+		return err
+	}
 	return b.tx.Commit()
 }
 
@@ -570,7 +736,7 @@ func Apply(ctx context.Context, dir string, fn func(*Builder) error) error {
 		b.rollback()
 		return err
 	}
-	if err := b.commit(); err != nil {
+	if err := b.commit(ctx); err != nil {
 		return err
 	}
 	if err := db.Close(); err != nil {
@@ -637,7 +803,7 @@ func openMemory(ctx context.Context, source, origin string, recs []*Record) (*DB
 		db.Close()
 		return nil, err
 	}
-	if err := b.commit(); err != nil {
+	if err := b.commit(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -85,21 +85,15 @@ func Update(ctx context.Context, dir string, opt UpdateOptions) (*Builder, error
 			if err := bb.Begin(ctx, f.eco); err != nil {
 				return err
 			}
+			skipped := bb.Skipped
 			err := eachZipRecord(ctx, f.file, func(name string, data []byte) error {
-				recs, err := Parse(name, data)
-				if err != nil {
-					bb.Skipped++
-					return nil
-				}
-				for _, r := range recs {
-					if err := bb.Add(ctx, f.eco, r); err != nil {
-						return err
-					}
-				}
-				return nil
+				return bb.addFile(ctx, f.eco, f.eco+"/"+name, data)
 			})
 			if err != nil {
 				return fmt.Errorf("%s: %w", f.eco, err)
+			}
+			if bb.Records(f.eco) == 0 {
+				return noRecord(f.url, bb.Skipped-skipped, 0, bb)
 			}
 			if err := bb.End(ctx, f.eco, f.url, f.at); err != nil {
 				return err
