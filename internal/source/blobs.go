@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -17,6 +18,10 @@ import (
 // maxJSONBytes bounds every index, manifest and configuration read into
 // memory.
 const maxJSONBytes = 16 << 20
+
+// ErrTooLarge marks an index, manifest or configuration larger than the
+// scanner reads (16 MiB): a hostile or broken image.
+var ErrTooLarge = errors.New("too large to read")
 
 // blobStore reads content-addressed blobs (an OCI archive, a containerd
 // content store, the JSON entries of a streamed archive). Its images and
@@ -47,14 +52,7 @@ func readJSONBlob(s blobStore, d v1.Hash, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: %w", what, d, err)
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, maxJSONBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, d, err)
-	}
-	if len(b) > maxJSONBytes {
-		return nil, fmt.Errorf("%s %s is larger than %d bytes", what, d, maxJSONBytes)
-	}
-	return b, nil
+	return readBounded(rc, what+" "+d.String())
 }
 
 // verifyReader hashes what passes through it and fails at the end when

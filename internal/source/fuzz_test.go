@@ -14,6 +14,11 @@ import (
 // resolution and platform selection must fail cleanly, never panic.
 func FuzzArchive(f *testing.F) {
 	dir := f.TempDir()
+	// Hostile sizes: a configuration claimed to be 1 TiB, one of size -1
+	// (which would lift go-containerregistry's bound), and an empty one.
+	for _, size := range []int64{1 << 40, -1, 0} {
+		f.Add(tarFiles(f, hostileLayout(size)))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "archive.tar")
 		if err := os.WriteFile(p, data, 0o600); err != nil {

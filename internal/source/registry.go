@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -79,7 +81,35 @@ func (g *schemeGuard) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		g.plain.Store(true)
 	}
-	return g.base.RoundTrip(r)
+	res, err := g.base.RoundTrip(r)
+	if err == nil && strings.Contains(r.URL.Path, "/manifests/") {
+		// go-containerregistry reads up to 100 MiB of a manifest.
+		res.Body = &boundedBody{ReadCloser: res.Body, left: maxJSONBytes, what: "registry " + r.URL.Host + ": manifest " + r.URL.Path}
+	}
+	return res, err
+}
+
+// boundedBody fails once more than left bytes have been read: a manifest
+// larger than the scanner reads.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+	what string
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, fmt.Errorf("%s is larger than %d bytes: %w", b.what, maxJSONBytes, ErrTooLarge)
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return n, fmt.Errorf("%s is larger than %d bytes: %w", b.what, maxJSONBytes, ErrTooLarge)
+	}
+	return n, err
 }
 
 // NameOptions returns the reference-parsing options (plain HTTP only when asked).

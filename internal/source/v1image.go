@@ -20,6 +20,9 @@ type v1Image struct {
 // FromV1 opens a go-containerregistry image whose layers can be read as
 // stored blobs. It reads the manifest and configuration, not the layers.
 func FromV1(img v1.Image, input, kind, name string) (RandomAccess, error) {
+	if err := checkSizes(img); err != nil {
+		return nil, err
+	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		return nil, fmt.Errorf("reading image configuration: %w", err)
@@ -47,6 +50,32 @@ func FromV1(img v1.Image, input, kind, name string) (RandomAccess, error) {
 		m.Layers = append(m.Layers, lm)
 	}
 	return &v1Image{meta: m, layers: layers, close: func() error { return nil }}, nil
+}
+
+// checkSizes refuses a manifest or a configuration larger than
+// maxJSONBytes before the configuration is read: go-containerregistry reads
+// a configuration blob whole, up to the size the manifest states.
+func checkSizes(img v1.Image) error {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return fmt.Errorf("reading manifest: %w", err)
+	}
+	if len(raw) > maxJSONBytes {
+		return fmt.Errorf("image manifest is larger than %d bytes: %w", maxJSONBytes, ErrTooLarge)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return fmt.Errorf("reading manifest: %w", err)
+	}
+	switch size := m.Config.Size; {
+	case m.Config.Data != nil:
+		// Embedded in the manifest, already bounded.
+	case size > maxJSONBytes:
+		return fmt.Errorf("image configuration %s is %d bytes, larger than %d: %w", m.Config.Digest, size, maxJSONBytes, ErrTooLarge)
+	case size < 0:
+		return fmt.Errorf("image configuration %s has a negative size in the manifest", m.Config.Digest)
+	}
+	return nil
 }
 
 func (v *v1Image) Meta() *Meta  { return &v.meta }
