@@ -37,7 +37,7 @@ func hostileLayout(configSize int64) map[string][]byte {
 	md := blob(man)
 	files["index.json"], _ = json.Marshal(map[string]any{
 		"schemaVersion": 2,
-		"manifests": []any{map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": len(man)}},
+		"manifests":     []any{map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": md, "size": len(man)}},
 	})
 	return files
 }
