@@ -40,23 +40,28 @@ leaves the previous database intact.`,
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
-			return printStatus(cmd.Context(), stdout, dir, b.Skipped)
+			return printStatus(cmd.Context(), stdout, dir, b.SkipSummary())
 		},
 	}
 	update.Flags().StringVar(&opt.Source, "db-source", vulndb.DefaultSource, "base URL of the OSV exports (<base>/<Ecosystem>/all.zip)")
 	update.Flags().StringSliceVar(&opt.Ecosystems, "ecosystems", nil, "ecosystems to fetch (default all that customs matches)")
 
 	imp := &cobra.Command{
-		Use:     "import PATH...",
-		Short:   "Import OSV records from directories, record files, OSV export zips or a customs db export",
+		Use:   "import PATH...",
+		Short: "Import OSV records from directories, record files, OSV export zips or a customs db export",
+		Long: `Import OSV records. Files that are not valid OSV records are skipped and named;
+a path that yields no valid record fails the whole import (exit 2) and the
+database stays as it was. Records that name no package, such as osv.dev's CVE
+records, are kept: they give their CVSS vectors to the advisories that name
+them as aliases or upstream ids.`,
 		Example: "  customs db import ./customs-db.zip\n  customs db import ./osv/Debian/all.zip ./advisories/",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := vulndb.Import(cmd.Context(), dir, args)
 			if err != nil {
-				return &exitError{ExitError, err}
+				return &exitError{ExitError, fmt.Errorf("%w (the database is unchanged)", err)}
 			}
-			return printStatus(cmd.Context(), stdout, dir, b.Skipped)
+			return printStatus(cmd.Context(), stdout, dir, b.SkipSummary())
 		},
 	}
 
@@ -80,7 +85,7 @@ leaves the previous database intact.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(st)
 			}
-			writeStatus(stdout, st, 0)
+			writeStatus(stdout, st, "")
 			return nil
 		},
 	}
@@ -104,7 +109,7 @@ leaves the previous database intact.`,
 	return cmd
 }
 
-func printStatus(ctx context.Context, w io.Writer, dir string, skipped int) error {
+func printStatus(ctx context.Context, w io.Writer, dir, skipped string) error {
 	db, err := vulndb.Open(dir)
 	if err != nil {
 		return &exitError{ExitError, err}
@@ -118,10 +123,17 @@ func printStatus(ctx context.Context, w io.Writer, dir string, skipped int) erro
 	return nil
 }
 
-func writeStatus(w io.Writer, st *vulndb.Status, skipped int) {
-	fmt.Fprintf(w, "Database: %s (%.1f MB)\nRecords:  %d\n", st.Path, float64(st.Size)/(1<<20), st.Records)
-	if skipped > 0 {
-		fmt.Fprintf(w, "Skipped:  %d files that are not valid OSV records\n", skipped)
+// writeStatus prints the database's size, record count, what the last
+// import skipped (when given) and its sources.
+func writeStatus(w io.Writer, st *vulndb.Status, skipped string) {
+	fmt.Fprintf(w, "Database: %s (%.1f MB)\n", st.Path, float64(st.Size)/(1<<20))
+	if st.Records == 0 {
+		fmt.Fprintln(w, "Records:  0: the database holds no advisory record, so scans have no vulnerability data")
+	} else {
+		fmt.Fprintf(w, "Records:  %d advisory records from %d sources\n", st.Records, len(st.Sources))
+	}
+	if skipped != "" {
+		fmt.Fprintf(w, "Skipped:  %s\n", skipped)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SOURCE\tRECORDS\tFETCHED\tAGE\tORIGIN")

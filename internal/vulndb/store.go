@@ -55,9 +55,8 @@ type DB struct {
 	byID       *sql.Stmt
 	path       string
 
-	ecoOnce sync.Once
-	ecos    []EcosystemInfo
-	ecoErr  error
+	ecoMu sync.Mutex
+	ecos  []EcosystemInfo // nil until read
 }
 
 // Open opens the database in dir read-only. It returns an error wrapping
@@ -295,26 +294,31 @@ type EcosystemInfo struct {
 // sorted by name. The summary is computed when the database is built and
 // read once per DB.
 func (d *DB) Ecosystems(ctx context.Context) ([]EcosystemInfo, error) {
-	d.ecoOnce.Do(func() {
-		rows, err := d.db.QueryContext(ctx, `SELECT ecosystem, records, modified, fetched_at FROM ecosystems ORDER BY ecosystem`)
-		if err != nil {
-			d.ecoErr = err
-			return
+	d.ecoMu.Lock()
+	defer d.ecoMu.Unlock()
+	if d.ecos != nil {
+		return d.ecos, nil
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT ecosystem, records, modified, fetched_at FROM ecosystems ORDER BY ecosystem`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ecos := []EcosystemInfo{}
+	for rows.Next() {
+		var e EcosystemInfo
+		var at string
+		if err := rows.Scan(&e.Ecosystem, &e.Records, &e.Modified, &at); err != nil {
+			return nil, err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var e EcosystemInfo
-			var at string
-			if err := rows.Scan(&e.Ecosystem, &e.Records, &e.Modified, &at); err != nil {
-				d.ecoErr = err
-				return
-			}
-			e.FetchedAt, _ = time.Parse(time.RFC3339, at)
-			d.ecos = append(d.ecos, e)
-		}
-		d.ecoErr = rows.Err()
-	})
-	return d.ecos, d.ecoErr
+		e.FetchedAt, _ = time.Parse(time.RFC3339, at)
+		ecos = append(ecos, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	d.ecos = ecos
+	return ecos, nil
 }
 
 // ByID reads the records whose id is one of ids, whatever their affected
