@@ -5,48 +5,28 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/customs-scanner/customs/internal/analyzer/all"
-	"github.com/customs-scanner/customs/internal/analyzer/malware"
-	"github.com/customs-scanner/customs/internal/cache"
-	"github.com/customs-scanner/customs/internal/check"
-	"github.com/customs-scanner/customs/internal/layer"
-	"github.com/customs-scanner/customs/internal/registry"
+	"github.com/customs-scanner/customs/internal/pipeline"
 	"github.com/customs-scanner/customs/internal/report"
-	"github.com/customs-scanner/customs/internal/scan"
 	"github.com/customs-scanner/customs/internal/source"
 )
 
 // imageFlags are the flags of `customs image` and `customs sbom`.
 type imageFlags struct {
-	src       source.Options
+	cfg       pipeline.Config
 	platform  string
 	format    string
 	output    string
-	cacheDir  string
-	noCache   bool
 	quiet     bool
-	timeout   time.Duration
-	parallel  int
-	limits    layer.Limits
-	scanners  []string
 	sbomsOnly bool
-	vuln      vulnFlags
-	// skipChecks and maxImageAge configure the configuration checks.
-	skipChecks  []string
-	maxImageAge int
-	// showSecrets and secretConfig configure the secret scanner.
-	showSecrets  bool
-	secretConfig string
-	// pull holds the pull-integrity flags (--require-digest, signatures).
-	pull pullFlags
-	// malware names the malware detection sources besides the built-in rules.
-	malware malware.Sources
+	gate      gateFlags
+	analysis  analysisFlags
 }
 
 func newImageCmd(stdout, stderr io.Writer, sbom bool) *cobra.Command {
@@ -70,6 +50,9 @@ REF is what you have:
   customs image registry.internal:5000/team/app:1.2 --username ci --password "$TOKEN"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.analysis.apply(&f.cfg); err != nil {
+				return &exitError{ExitError, err}
+			}
 			return runImage(cmd.Context(), args[0], f, stdout, stderr)
 		},
 	}
@@ -80,17 +63,14 @@ REF is what you have:
 		cmd.Example = "  customs sbom alpine:3.19 --format spdx --output alpine.spdx.json"
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.src.Source, "source", "", "force the kind of source: "+strings.Join(source.Kinds(), ", "))
+	fl.StringVar(&f.cfg.Source.Source, "source", "", "force the kind of source: "+strings.Join(source.Kinds(), ", "))
 	fl.StringVar(&f.platform, "platform", "", "platform to pick from a multi-platform image, os/arch[/variant] (default: the host's)")
-	fl.StringVar(&f.src.Username, "username", "", "registry user name (or $"+source.EnvUsername+")")
-	fl.StringVar(&f.src.Password, "password", "", "registry password or token (or $"+source.EnvPassword+")")
-	fl.BoolVar(&f.src.Insecure, "insecure", false, "skip TLS certificate verification for the registry")
-	fl.BoolVar(&f.src.PlainHTTP, "plain-http", false, "allow talking to the registry over plain HTTP")
-	f.pull.register(fl)
-	fl.StringVar(&f.src.DockerHost, "docker-host", "", "Docker Engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
-	fl.StringVar(&f.src.PodmanHost, "podman-host", "", "Podman API address (default: $CONTAINER_HOST or the Podman socket)")
-	fl.StringVar(&f.src.ContainerdAddress, "containerd-address", "", "containerd socket (default: $CONTAINERD_ADDRESS or /run/containerd/containerd.sock)")
-	fl.StringVar(&f.src.ContainerdNamespace, "containerd-namespace", "", "containerd namespace (default: $CONTAINERD_NAMESPACE or k8s.io, then default)")
+	registerAuthFlags(fl, &f.cfg.Source)
+	registerPullFlags(fl, &f.cfg.Pull)
+	fl.StringVar(&f.cfg.Source.DockerHost, "docker-host", "", "Docker Engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
+	fl.StringVar(&f.cfg.Source.PodmanHost, "podman-host", "", "Podman API address (default: $CONTAINER_HOST or the Podman socket)")
+	fl.StringVar(&f.cfg.Source.ContainerdAddress, "containerd-address", "", "containerd socket (default: $CONTAINERD_ADDRESS or /run/containerd/containerd.sock)")
+	fl.StringVar(&f.cfg.Source.ContainerdNamespace, "containerd-namespace", "", "containerd namespace (default: $CONTAINERD_NAMESPACE or k8s.io, then default)")
 	formats := "table, json, cyclonedx, spdx"
 	def := "table"
 	if sbom {
@@ -98,125 +78,55 @@ REF is what you have:
 	}
 	fl.StringVarP(&f.format, "format", "f", def, "report format: "+formats)
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
-	fl.StringVar(&f.cacheDir, "cache-dir", cache.DefaultDir(), "directory for cached layer analyses")
-	fl.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the layer cache")
+	registerEngineFlags(fl, &f.cfg)
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress or warnings on standard error")
-	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "give up the scan after this long")
-	fl.IntVar(&f.parallel, "parallel", 0, "layers analysed at once (default: number of CPUs)")
-	fl.Int64Var(&f.limits.MaxFileBytes, "max-file-size", layer.DefaultMaxFileBytes, "bytes read from one file for analysis")
-	fl.Int64Var(&f.limits.MaxLayerBytes, "max-layer-size", layer.DefaultMaxLayerBytes, "uncompressed bytes allowed in one layer")
-	fl.IntVar(&f.limits.MaxEntries, "max-entries", layer.DefaultMaxEntries, "entries allowed in one layer")
+	fl.DurationVar(&f.cfg.Timeout, "timeout", 30*time.Minute, "give up the scan after this long")
+	fl.IntVar(&f.cfg.Parallel, "parallel", 0, "layers analysed at once (default: number of CPUs)")
 	if !sbom {
-		fl.StringSliceVar(&f.scanners, "scanners", nil, "scanners to run (default all): "+strings.Join(scannerNames(), ", "))
-		f.vuln.register(fl)
-		fl.StringSliceVar(&f.skipChecks, "skip-checks", nil, "configuration check ids not to report (see `customs checks`)")
-		fl.IntVar(&f.maxImageAge, "max-image-age", check.DefaultMaxImageAgeDays, "days after which an image counts as old (image-age check); negative disables")
-		fl.BoolVar(&f.showSecrets, "show-secrets", false, "show secrets and cracked passwords in findings instead of redacting them")
-		fl.StringVar(&f.secretConfig, "secret-config", "", "gitleaks-format TOML file with more secret rules and allowlists (paths, regexes)")
-		fl.StringVar(&f.malware.ClamAVDB, "clamav-db", "", "directory of ClamAV databases (.cvd, .cld, .hdb, .hsb, .mdb, .msb, .ndb, .ldb, ...) to match every file against")
-		fl.StringVar(&f.malware.Clamd, "clamd", "", "clamd to stream every file to: unix:///path/clamd.ctl or tcp://host:3310")
-		fl.StringVar(&f.malware.YARARules, "yara-rules", "", "YARA rule file, or directory of .yar/.yara files, to match every file against")
+		f.analysis.register(fl, &f.cfg)
+		registerVulnFlags(fl, &f.cfg, &f.gate)
 	}
 	return cmd
-}
-
-func scannerNames() []string {
-	return []string{all.ScannerPackage, all.ScannerVuln, all.ScannerSecret, all.ScannerMalware, all.ScannerConfig}
 }
 
 func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr io.Writer) error {
 	if f.sbomsOnly && f.format != "cyclonedx" && f.format != "spdx" {
 		return &exitError{ExitError, fmt.Errorf("--format %q: sbom writes cyclonedx or spdx", f.format)}
 	}
-	if !f.sbomsOnly && !contains(report.Formats(), f.format) {
+	if !f.sbomsOnly && !slices.Contains(report.Formats(), f.format) {
 		return &exitError{ExitError, fmt.Errorf("--format %q: one of %s", f.format, strings.Join(report.Formats(), ", "))}
 	}
-	scanners, err := parseScanners(f.scanners, f.sbomsOnly)
-	if err != nil {
+	if err := checkOutput(f.output); err != nil {
 		return &exitError{ExitError, err}
 	}
 	plat, err := source.ParsePlatform(f.platform)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
-	f.src.Platform = plat
-	if f.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.timeout)
-		defer cancel()
+	cfg := f.cfg
+	cfg.Source.Platform = plat
+	cfg.SBOMOnly = f.sbomsOnly
+	cfg.Version = Version
+	prog := newProgress(stderr, f.quiet)
+	if prog != nil {
+		cfg.Progress = prog.event
 	}
-	var c *cache.Dir
-	if !f.noCache {
-		if c, err = cache.Open(f.cacheDir); err != nil {
-			return &exitError{ExitError, err}
-		}
-	}
-	if f.pull.requireDigest {
-		if err := registry.RequireDigest(input, f.src.NameOptions()...); err != nil {
-			return &exitError{ExitError, err}
-		}
-	}
-	img, err := source.Open(ctx, input, &f.src)
+	p, err := pipeline.New(ctx, cfg)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
-	defer img.Close()
-	skip, err := check.ParseSkip(f.skipChecks)
-	if err != nil {
-		return &exitError{ExitError, fmt.Errorf("--skip-checks: %w", err)}
-	}
-	cfg := all.Config{Scanners: scanners, SkipChecks: skip, MaxImageAgeDays: f.maxImageAge,
-		ShowSecrets: f.showSecrets, SecretConfig: f.secretConfig}
-	if !f.sbomsOnly && (len(scanners) == 0 || scanners[all.ScannerMalware]) {
-		if cfg.Malware, err = malware.Open(ctx, f.malware); err != nil {
-			return &exitError{ExitError, err}
-		}
-	}
-	layerAnalyzers, err := all.Layer(cfg)
-	if err != nil {
-		return &exitError{ExitError, err}
-	}
-	imageAnalyzers, err := all.Image(cfg)
-	if err != nil {
-		return &exitError{ExitError, err}
-	}
-	opt := scan.Options{
-		Analyzers:      layerAnalyzers,
-		ImageAnalyzers: imageAnalyzers,
-		Limits:         f.limits,
-		Cache:          c,
-		Parallel:       f.parallel,
-	}
-	if !f.quiet && isTerminal(stderr) {
-		opt.Progress = progressPrinter(stderr)
-	}
-	res, scanErr := scan.Run(ctx, img, opt)
-	if res == nil {
+	defer p.Close()
+	rep, scanErr := p.Scan(ctx, input)
+	prog.finish()
+	if rep == nil {
 		return &exitError{ExitError, scanErr}
-	}
-	if opt.Progress != nil {
-		fmt.Fprint(stderr, "\r\033[K")
-	}
-	if !f.sbomsOnly {
-		if err := matchVulns(ctx, res, &f.vuln, scanners); err != nil {
-			return &exitError{ExitError, err}
-		}
-	}
-	if err := f.pull.check(ctx, res, &f.src, f.cacheDir, f.noCache); err != nil {
-		return &exitError{ExitError, err}
-	}
-	rep := report.FromScan(res, Version)
-	// What the malware databases skipped at load time belongs with the
-	// scan's own warnings.
-	rep.Warnings = append(cfg.Malware.Notes(), rep.Warnings...)
-	if !f.sbomsOnly {
-		if err := applyPolicy(rep, &f.vuln, stderr, f.quiet); err != nil {
-			return &exitError{ExitError, err}
-		}
 	}
 	if !f.quiet {
 		for _, w := range rep.Warnings {
 			fmt.Fprintln(stderr, "warning:", w)
+		}
+		if rep.Suppressed > 0 {
+			fmt.Fprintf(stderr, "%d findings left out by --severity, --ignore-unfixed, the ignore file or VEX\n", rep.Suppressed)
 		}
 	}
 	if err := writeReport(rep, f.format, f.output, stdout); err != nil {
@@ -225,8 +135,32 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 	if scanErr != nil {
 		return &exitError{ExitError, scanErr}
 	}
-	if !f.sbomsOnly && f.vuln.exitCode != 0 && len(rep.Findings) > 0 {
-		return &exitError{f.vuln.exitCode, nil}
+	if f.sbomsOnly {
+		return nil
+	}
+	code, err := f.gate.gate().Decide(rep)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	if code != 0 {
+		return &exitError{code, nil}
+	}
+	return nil
+}
+
+// checkOutput fails early when --output names a file in a directory that
+// does not exist, before a long scan is wasted.
+func checkOutput(output string) error {
+	if output == "" {
+		return nil
+	}
+	dir := filepath.Dir(output)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("--output %s: %w", output, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("--output %s: %s is not a directory", output, dir)
 	}
 	return nil
 }
@@ -238,48 +172,5 @@ func writeReport(rep *report.Report, format, output string, stdout io.Writer) er
 		}
 		return report.Write(stdout, format, rep)
 	}
-	out, err := os.Create(output)
-	if err != nil {
-		return err
-	}
-	if err := report.Write(out, format, rep); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-func parseScanners(names []string, sbomOnly bool) (map[string]bool, error) {
-	if sbomOnly {
-		return map[string]bool{all.ScannerPackage: true}, nil
-	}
-	if len(names) == 0 {
-		return nil, nil
-	}
-	set := map[string]bool{}
-	for _, n := range names {
-		n = strings.TrimSpace(strings.ToLower(n))
-		if !contains(scannerNames(), n) {
-			return nil, fmt.Errorf("--scanners: unknown scanner %q (one of %s)", n, strings.Join(scannerNames(), ", "))
-		}
-		set[n] = true
-	}
-	if set[all.ScannerVuln] || set[all.ScannerConfig] {
-		set[all.ScannerPackage] = true // vulnerabilities and installed-server checks need the inventory
-	}
-	return set, nil
-}
-
-func contains(list []string, s string) bool {
-	return slices.Contains(list, s)
-}
-
-func progressPrinter(w io.Writer) func(scan.Event) {
-	done := 0
-	return func(e scan.Event) {
-		if e.Done {
-			done++
-		}
-		fmt.Fprintf(w, "\r\033[Kanalysing layers: %d/%d done", done, e.Total)
-	}
+	return writeTo(output, stdout, func(w io.Writer) error { return report.Write(w, format, rep) })
 }

@@ -2,14 +2,11 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -17,13 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/customs-scanner/customs/internal/analyzer/all"
-	"github.com/customs-scanner/customs/internal/cache"
-	"github.com/customs-scanner/customs/internal/layer"
-	"github.com/customs-scanner/customs/internal/match"
 	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/pipeline"
 	"github.com/customs-scanner/customs/internal/registry"
-	"github.com/customs-scanner/customs/internal/scan"
 	"github.com/customs-scanner/customs/internal/source"
 )
 
@@ -133,15 +126,13 @@ func newRegistryAuditCmd(stdout io.Writer) *cobra.Command {
 }
 
 type registryScanFlags struct {
-	src      source.Options
+	cfg      pipeline.Config
 	opt      registry.ScanOptions
-	cacheDir string
-	noCache  bool
 	format   string
 	output   string
 	quiet    bool
-	scanners []string
-	vuln     vulnFlags
+	gate     gateFlags
+	analysis analysisFlags
 }
 
 func newRegistryScanCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -152,32 +143,41 @@ func newRegistryScanCmd(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Enumerate the registry's catalog (or --repo), the tags of each repository
 (--tags, --latest), resolve each tag to a digest and scan every distinct image
 once, a few at a time, sharing the layer cache: a base layer shared by many
-images is analysed once. Failures of single images are reported and the scan
-goes on. One aggregated report: per-image summary by class and severity, and
-all findings. Rerunning skips images already scanned with the same
-vulnerability database. Tag drift is recorded in the cache directory.`,
-		Example: "  customs registry scan registry.internal:5000 --repo 'team/*' --latest 3 --format json -o report.json",
-		Args:    cobra.ExactArgs(1),
+images is analysed once. Each image goes through the same pipeline as
+` + "`customs image`" + `: the same scanners, vulnerability data, policy (--severity,
+--ignore-unfixed, --ignorefile, --vex), malware sources and signature checks.
+Failures of single images are reported and the scan goes on. One aggregated
+report: per-image summary by class and severity, and all findings. Rerunning
+skips images already scanned with the same database, analyzers and policy.
+Tag drift is recorded in the cache directory.
+
+Exit codes: 2 when an image could not be scanned, or (with --exit-code) when
+an image's vulnerability data was missing; N (--exit-code) when findings
+remain.`,
+		Example: "  customs registry scan registry.internal:5000 --repo 'team/*' --latest 3 --format json -o report.json\n" +
+			"  customs registry scan registry.internal --severity HIGH,CRITICAL --exit-code 1 --verify-signature --cosign-key cosign.pub",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := f.analysis.apply(&f.cfg); err != nil {
+				return &exitError{ExitError, err}
+			}
 			return runRegistryScan(cmd.Context(), args[0], f, stdout, stderr)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.src.Username, "username", "", "registry user name (or $"+source.EnvUsername+")")
-	fl.StringVar(&f.src.Password, "password", "", "registry password or token (or $"+source.EnvPassword+")")
-	fl.BoolVar(&f.src.Insecure, "insecure", false, "skip TLS certificate verification for the registry")
-	fl.BoolVar(&f.src.PlainHTTP, "plain-http", false, "allow talking to the registry over plain HTTP")
+	registerAuthFlags(fl, &f.cfg.Source)
 	fl.StringSliceVar(&f.opt.Repos, "repo", nil, "repositories to scan, glob patterns (default: the whole catalog)")
 	fl.StringSliceVar(&f.opt.Tags, "tags", nil, "tags to scan, glob patterns (default: all)")
 	fl.IntVar(&f.opt.Latest, "latest", 0, "scan only the N highest tags of each repository in version order")
 	fl.IntVar(&f.opt.Parallel, "parallel", 2, "images scanned at once")
-	fl.StringVar(&f.cacheDir, "cache-dir", cache.DefaultDir(), "directory for cached layer analyses, scan state and tag history")
-	fl.BoolVar(&f.noCache, "no-cache", false, "neither read nor write the layer cache and scan state")
-	fl.StringSliceVar(&f.scanners, "scanners", nil, "scanners to run (default all): "+strings.Join(scannerNames(), ", "))
+	fl.DurationVar(&f.cfg.Timeout, "timeout", 30*time.Minute, "give up one image's scan after this long (the registry scan goes on)")
+	registerEngineFlags(fl, &f.cfg)
+	registerPullFlags(fl, &f.cfg.Pull)
+	f.analysis.register(fl, &f.cfg)
+	registerVulnFlags(fl, &f.cfg, &f.gate)
 	fl.StringVarP(&f.format, "format", "f", "table", "report format: table, json")
 	fl.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of standard output")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress on standard error")
-	fl.StringVar(&f.vuln.dbDir, "db-dir", defaultDBDir(), "vulnerability database directory")
 	return cmd
 }
 
@@ -185,81 +185,25 @@ func runRegistryScan(ctx context.Context, addr string, f *registryScanFlags, std
 	if f.format != "table" && f.format != "json" {
 		return &exitError{ExitError, fmt.Errorf("--format %q: table or json", f.format)}
 	}
-	scanners, err := parseScanners(f.scanners, false)
+	if err := checkOutput(f.output); err != nil {
+		return &exitError{ExitError, err}
+	}
+	if f.opt.Latest < 0 || f.opt.Parallel < 0 {
+		return &exitError{ExitError, fmt.Errorf("--latest and --parallel must not be negative")}
+	}
+	cfg := f.cfg
+	cfg.Source.Source = source.KindRegistry
+	cfg.Version = Version
+	cfg.Parallel = 1 // images run in parallel; their layers one at a time
+	p, err := pipeline.New(ctx, cfg)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
-	f.src.Source = source.KindRegistry
-	f.opt.Remote = f.src.RemoteOptions(ctx)
-	f.opt.Name = f.src.NameOptions()
-	var c *cache.Dir
-	if !f.noCache {
-		if c, err = cache.Open(f.cacheDir); err != nil {
-			return &exitError{ExitError, err}
-		}
-		f.opt.StateDir = filepath.Join(f.cacheDir, "registry-scans")
-		if f.opt.Drift, err = registry.OpenDriftStore(filepath.Join(f.cacheDir, "tags.json")); err != nil {
-			return &exitError{ExitError, err}
-		}
-	}
-	cfg := all.Config{Scanners: scanners}
-	las, err := all.Layer(cfg)
-	if err != nil {
-		return &exitError{ExitError, err}
-	}
-	ias, err := all.Image(cfg)
-	if err != nil {
-		return &exitError{ExitError, err}
-	}
-	var db match.Source
-	dbVersion := "none"
-	if len(scanners) == 0 || scanners[all.ScannerVuln] {
-		vdb, warn, err := openVulnDB(ctx, &f.vuln)
-		if err != nil {
-			return &exitError{ExitError, err}
-		}
-		if warn != "" && !f.quiet {
-			fmt.Fprintln(stderr, "warning:", warn)
-		}
-		if vdb != nil {
-			defer vdb.Close()
-			db = vdb
-			if st, err := vdb.Status(ctx); err == nil {
-				b, _ := json.Marshal(st.Sources)
-				h := sha256.Sum256(fmt.Appendf(b, "\n%d", st.Records))
-				dbVersion = hex.EncodeToString(h[:8])
-			}
-		}
-	}
-	// The state also depends on the analyzers: their versions and settings.
-	f.opt.DBVersion = dbVersion + "/" + cache.Key("", las, layer.Limits{})[:16]
+	defer p.Close()
 	if !f.quiet {
 		f.opt.Progress = stderr
 	}
-	f.opt.Scan = func(ctx context.Context, ref string) (*registry.ImageResult, error) {
-		src := f.src
-		img, err := source.Open(ctx, ref, &src)
-		if err != nil {
-			return nil, err
-		}
-		defer img.Close()
-		res, scanErr := scan.Run(ctx, img, scan.Options{Analyzers: las, ImageAnalyzers: ias, Cache: c, Parallel: 1})
-		if res == nil {
-			return nil, scanErr
-		}
-		if db != nil {
-			fs, err := match.Match(ctx, db, res.OS, res.Packages)
-			if err != nil {
-				return nil, err
-			}
-			res.Findings = append(res.Findings, fs...)
-		}
-		if img.Meta().PlainHTTP {
-			res.Findings = append(res.Findings, registry.PlainHTTPFinding(ref))
-		}
-		return &registry.ImageResult{Findings: res.Findings, LayersCached: res.LayersCached, LayersWalked: res.LayersWalked}, scanErr
-	}
-	rep, err := registry.Scan(ctx, addr, f.opt)
+	rep, err := p.ScanRegistry(ctx, addr, f.opt)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
@@ -274,8 +218,12 @@ func runRegistryScan(ctx context.Context, addr string, f *registryScanFlags, std
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
-	if rep.Stats.Failed > 0 {
-		return &exitError{ExitError, fmt.Errorf("%d of %d images could not be scanned completely", rep.Stats.Failed, rep.Stats.Images)}
+	code, err := f.gate.gate().DecideRegistry(rep)
+	if err != nil {
+		return &exitError{ExitError, err}
+	}
+	if code != 0 {
+		return &exitError{code, nil}
 	}
 	return nil
 }
@@ -333,6 +281,9 @@ func writeScanTable(w io.Writer, rep *registry.ScanReport) error {
 			status = "FAILED: " + im.Error
 		case im.Resumed:
 			status = "from earlier run"
+		}
+		if len(im.Missing) > 0 {
+			status += "; VULNERABILITY DATA MISSING: " + strings.Join(im.Missing, "; ")
 		}
 		d := im.Digest
 		if len(d) > 19 {

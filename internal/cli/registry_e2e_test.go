@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -19,6 +20,7 @@ import (
 	"github.com/customs-scanner/customs/internal/registry"
 	"github.com/customs-scanner/customs/internal/testenv"
 	"github.com/customs-scanner/customs/internal/testimage"
+	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
 // storageTree lists every file and directory under root.
@@ -169,5 +171,57 @@ func checkScan(t *testing.T, out []byte, digest, ref string) {
 	want := []string{"integrity/integrity-plain-http-pull@" + strings.Replace(ref, ":1.0", "@"+digest, 1), "secret/git-credentials@root/.git-credentials"}
 	if !slices.Equal(got, want) {
 		t.Errorf("findings\n got  %v\n want %v", got, want)
+	}
+}
+
+// TestRegistryScanGate: `registry scan` is the image pipeline: the
+// ignore file and --severity filter every image, --exit-code gates on
+// what remains, and an image whose vulnerability data is missing fails
+// the gate with exit 2.
+func TestRegistryScanGate(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	r := testenv.Registry(t, testenv.RegistryOptions{})
+	pushTestImage(t, r, "team/app:1.0")
+	scan := []string{"registry", "scan", r.Host, "--plain-http", "--no-cache", "-q", "-f", "json", "--db-dir", vulndb.SampleName}
+
+	code, out, stderr := runMain(t, append(scan, "--exit-code", "3")...)
+	if code != 3 {
+		t.Fatalf("gate on findings: exit %d: %s\n%s", code, stderr, out)
+	}
+	ignore := filepath.Join(t.TempDir(), "ignore.yaml")
+	if err := os.WriteFile(ignore, []byte("ignore:\n  - id: git-credentials\n    reason: test fixture\n  - id: integrity-plain-http-pull\n    reason: test registry\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = runMain(t, append(scan, "--exit-code", "3", "--ignorefile", ignore, "--scanners", "secret")...)
+	if code != ExitOK {
+		t.Fatalf("gate with the findings ignored: exit %d: %s\n%s", code, stderr, out)
+	}
+	var rep registry.ScanReport
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 || rep.Stats.Scanned != 1 {
+		t.Errorf("findings left after the ignore file: %+v, stats %+v", rep.Findings, rep.Stats)
+	}
+	code, _, stderr = runMain(t, append(scan, "--exit-code", "3", "--severity", "CRITICAL", "--scanners", "secret")...)
+	if code != ExitOK {
+		t.Errorf("--severity CRITICAL left findings: exit %d: %s", code, stderr)
+	}
+
+	// A Debian image, scanned without a database: the gate cannot pass.
+	img := testimage.Image(t, v1.Config{},
+		testimage.Layer(t, testimage.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")),
+		testimage.Layer(t, testimage.File("var/lib/dpkg/status", "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u1\nSource: glibc\n\n")))
+	ref, err := name.ParseReference(r.Host+"/team/debian:12", name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runMain(t, "registry", "scan", r.Host, "--plain-http", "--no-cache", "-q", "-f", "json",
+		"--db-dir", t.TempDir(), "--exit-code", "3", "--repo", "team/debian")
+	if code != ExitError || !strings.Contains(stderr, "no vulnerability database") {
+		t.Errorf("gate without a database: exit %d: %s", code, stderr)
 	}
 }

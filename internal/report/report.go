@@ -41,7 +41,46 @@ type Report struct {
 	Packages      []model.Package `json:"packages"`
 	Findings      []model.Finding `json:"findings"`
 	Summary       Summary         `json:"summary"`
-	Warnings      []string        `json:"warnings,omitempty"`
+	// Coverage says what data the vulnerability scanner had; nil in
+	// reports that never ran it (SBOMs).
+	Coverage *Coverage `json:"coverage,omitempty"`
+	// Suppressed counts the findings the policy (severity filter, ignore
+	// file, VEX) left out.
+	Suppressed int      `json:"suppressed,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
+}
+
+// Coverage.Vulnerabilities values.
+const (
+	// CoverageMatched: the inventory was matched against a database.
+	CoverageMatched = "matched"
+	// CoverageNoData: the vulnerability scanner ran without a database.
+	CoverageNoData = "no-data"
+	// CoverageNotSelected: the user left the vuln scanner out.
+	CoverageNotSelected = "not-selected"
+)
+
+// Coverage tells a report without vulnerabilities from a report without
+// data: which database the scan used and, for each ecosystem of the
+// inventory, whether it held advisories.
+type Coverage struct {
+	// Vulnerabilities is one of the Coverage* constants.
+	Vulnerabilities string `json:"vulnerabilities"`
+	// Database describes the database matched against.
+	Database *Database `json:"database,omitempty"`
+	// Ecosystems has one entry per ecosystem of the inventory.
+	Ecosystems []model.EcosystemCoverage `json:"ecosystems,omitempty"`
+	// Missing says, one sentence each, what data the scan lacked: a gate
+	// with --exit-code fails on any.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// Database describes a vulnerability database.
+type Database struct {
+	Path    string `json:"path,omitempty"`
+	Records int    `json:"records"`
+	// Updated is when its oldest source was fetched.
+	Updated time.Time `json:"updated,omitzero"`
 }
 
 // Tool names the scanner that wrote the report.

@@ -7,8 +7,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/package-url/packageurl-go"
-
-	"github.com/customs-scanner/customs/internal/source"
 )
 
 // newUUID returns a random (version 4) UUID, which makes SBOM serial
@@ -22,6 +20,9 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
+
+// sourceRegistry is Artifact.Source of an image read from a registry.
+const sourceRegistry = "registry"
 
 // imageName is how SBOMs name the scanned image: its resolved reference,
 // else what the user typed.
@@ -51,7 +52,7 @@ func imagePURL(a Artifact) string {
 	if a.Architecture != "" {
 		q = append(q, packageurl.Qualifier{Key: "arch", Value: a.Architecture})
 	}
-	if a.Source == source.KindRegistry && repo.RegistryStr() != "" {
+	if a.Source == sourceRegistry && repo.RegistryStr() != "" {
 		q = append(q, packageurl.Qualifier{Key: "repository_url", Value: repo.RegistryStr() + "/" + repo.RepositoryStr()})
 	}
 	if strings.HasSuffix(named, ":"+ref.TagStr()) {

@@ -72,6 +72,9 @@ func writeTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, " (%s)", severityLine(r.Summary.BySeverity))
 	}
 	fmt.Fprintln(w)
+	if line := coverageLine(r.Coverage); line != "" {
+		fmt.Fprintf(w, "Vulnerability data: %s\n", oneLine(line, 400))
+	}
 
 	byClass := map[model.Class][]model.Finding{}
 	var classes []string
@@ -229,4 +232,39 @@ func clean(s string) string {
 		}
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
+}
+
+// coverageLine sums up the report's coverage in one line: the database,
+// each ecosystem's records, and what was missing.
+func coverageLine(c *Coverage) string {
+	if c == nil {
+		return ""
+	}
+	var parts []string
+	switch c.Vulnerabilities {
+	case CoverageNotSelected:
+		return "not matched (vuln scanner not selected)"
+	case CoverageNoData:
+		parts = append(parts, "NONE")
+	}
+	if d := c.Database; d != nil {
+		s := fmt.Sprintf("%d records", d.Records)
+		if !d.Updated.IsZero() {
+			s += ", updated " + d.Updated.Format("2006-01-02")
+		}
+		parts = append(parts, s)
+	}
+	var eco []string
+	for _, e := range c.Ecosystems {
+		if e.Usable() {
+			eco = append(eco, fmt.Sprintf("%s %d/%d packages", e.Ecosystem, e.Matched, e.Packages))
+		}
+	}
+	if len(eco) > 0 {
+		parts = append(parts, strings.Join(eco, ", "))
+	}
+	if len(c.Missing) > 0 {
+		parts = append(parts, "MISSING: "+strings.Join(c.Missing, "; "))
+	}
+	return strings.Join(parts, "; ")
 }

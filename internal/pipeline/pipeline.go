@@ -1,0 +1,320 @@
+// Package pipeline is the one way customs scans an image: open the source,
+// run the layer engine with the selected analyzers, match vulnerabilities,
+// check pull integrity, build the report and apply the policy. The command
+// line (`customs image`, `customs sbom`, `customs registry scan`) and the
+// server call it; no other package wires these stages together.
+//
+// New loads what every scan shares (analyzers, malware databases, the
+// vulnerability database, ignore and VEX files, the layer cache) and
+// validates the configuration before any image is opened; Scan then runs
+// one image at a time, safely from several goroutines.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/analyzer/all"
+	"github.com/customs-scanner/customs/internal/analyzer/malware"
+	"github.com/customs-scanner/customs/internal/cache"
+	"github.com/customs-scanner/customs/internal/layer"
+	"github.com/customs-scanner/customs/internal/policy"
+	"github.com/customs-scanner/customs/internal/registry"
+	"github.com/customs-scanner/customs/internal/report"
+	"github.com/customs-scanner/customs/internal/scan"
+	"github.com/customs-scanner/customs/internal/signature"
+	"github.com/customs-scanner/customs/internal/source"
+)
+
+// Config is everything a scan needs besides the image reference. The zero
+// value scans with every scanner, no cache and no vulnerability database.
+type Config struct {
+	// Source holds the options for opening images (credentials, TLS,
+	// engine addresses, platform); each scan works on its own copy.
+	Source source.Options
+	// Scanners names the scanners to run (all.Scanner*); empty means all.
+	// Selecting vuln or config also selects package.
+	Scanners []string
+	// SBOMOnly inventories packages only: no findings, no matching, no
+	// policy (customs sbom).
+	SBOMOnly bool
+	// Analyzers configures the analyzers (checks to skip, secret rules,
+	// password guessing...); its Scanners and Malware fields are set by New.
+	Analyzers all.Config
+	// Malware names the detection sources besides the built-in rules.
+	Malware malware.Sources
+	// Limits bound what is read from each layer; zero fields take defaults.
+	Limits layer.Limits
+	// Parallel bounds the layers analysed at once (default: CPUs).
+	Parallel int
+	// CacheDir holds the layer cache and the tag history; "" or NoCache
+	// disables both.
+	CacheDir string
+	NoCache  bool
+	// Timeout bounds one image's scan (0: none).
+	Timeout time.Duration
+	// Vuln configures vulnerability matching.
+	Vuln VulnConfig
+	// Pull configures pull-integrity checks.
+	Pull PullConfig
+	// Policy configures which findings the report keeps.
+	Policy PolicyConfig
+	// Version is the customs version written in reports.
+	Version string
+	// Progress, when set, is told about each layer of each scan, one
+	// event at a time.
+	Progress func(scan.Event)
+}
+
+// PullConfig configures the pull-integrity checks.
+type PullConfig struct {
+	// RequireDigest refuses registry references without a digest.
+	RequireDigest bool
+	// VerifySignature requires a valid cosign signature; an image that
+	// cannot be verified (no registry digest) gets a finding too.
+	VerifySignature bool
+	// Signature holds the key or keyless identity to verify against.
+	Signature signature.Options
+}
+
+// PolicyConfig selects the findings a report keeps.
+type PolicyConfig struct {
+	// Severities keeps only these severities (CRITICAL, HIGH, ...).
+	Severities []string
+	// IgnoreUnfixed leaves out vulnerabilities without a fixed version.
+	IgnoreUnfixed bool
+	// IgnoreFile is an ignore file (required when set); "" reads
+	// policy.DefaultIgnoreFile when it exists.
+	IgnoreFile string
+	// VEX is an OpenVEX document.
+	VEX string
+}
+
+// Pipeline scans images with one configuration. It is safe for
+// concurrent use.
+type Pipeline struct {
+	cfg      Config
+	scanners map[string]bool
+	layers   []analyzer.Analyzer
+	images   []analyzer.ImageAnalyzer
+	malware  malware.Options
+	cache    *cache.Dir
+	drift    *registry.DriftStore
+	vuln     *vulnSource
+	policy   policy.Policy
+}
+
+// New validates cfg and loads what every scan shares. Nothing is opened
+// when a setting is wrong.
+func New(ctx context.Context, cfg Config) (*Pipeline, error) {
+	if err := validate(&cfg); err != nil {
+		return nil, err
+	}
+	p := &Pipeline{cfg: cfg}
+	var err error
+	if p.scanners, err = ParseScanners(cfg.Scanners, cfg.SBOMOnly); err != nil {
+		return nil, err
+	}
+	if !cfg.SBOMOnly {
+		if p.policy, err = loadPolicy(cfg.Policy); err != nil {
+			return nil, err
+		}
+	}
+	if !cfg.NoCache && cfg.CacheDir != "" {
+		if p.cache, err = cache.Open(cfg.CacheDir); err != nil {
+			return nil, err
+		}
+		if p.drift, err = registry.OpenDriftStore(filepath.Join(cfg.CacheDir, "registry.db")); err != nil {
+			return nil, err
+		}
+	}
+	ac := cfg.Analyzers
+	ac.Scanners = p.scanners
+	if p.wants(all.ScannerMalware) && !cfg.SBOMOnly {
+		if ac.Malware, err = malware.Open(ctx, cfg.Malware); err != nil {
+			return nil, err
+		}
+	}
+	p.malware = ac.Malware
+	if p.layers, err = all.Layer(ac); err != nil {
+		return nil, err
+	}
+	if p.images, err = all.Image(ac); err != nil {
+		return nil, err
+	}
+	if p.wants(all.ScannerVuln) && !cfg.SBOMOnly {
+		if p.vuln, err = openVuln(ctx, cfg.Vuln); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// validate checks the settings that need no I/O, so a typo fails before
+// any image is opened.
+func validate(cfg *Config) error {
+	switch {
+	case cfg.Limits.MaxFileBytes < 0:
+		return errors.New("--max-file-size must not be negative")
+	case cfg.Limits.MaxLayerBytes < 0:
+		return errors.New("--max-layer-size must not be negative")
+	case cfg.Limits.MaxEntries < 0:
+		return errors.New("--max-entries must not be negative")
+	case cfg.Parallel < 0:
+		return errors.New("--parallel must not be negative")
+	case cfg.Timeout < 0:
+		return fmt.Errorf("--timeout %s must not be negative", cfg.Timeout)
+	case cfg.Vuln.MaxAge < 0:
+		return fmt.Errorf("--db-max-age %s must not be negative", cfg.Vuln.MaxAge)
+	}
+	if _, err := policy.ParseSeverities(cfg.Policy.Severities); err != nil {
+		return fmt.Errorf("--severity: %w", err)
+	}
+	return nil
+}
+
+// ParseScanners turns --scanners names into the set the analyzers take
+// (nil: all). Vulnerability matching and configuration checks need the
+// package inventory, so they select it too.
+func ParseScanners(names []string, sbomOnly bool) (map[string]bool, error) {
+	if sbomOnly {
+		return map[string]bool{all.ScannerPackage: true}, nil
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	set := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(strings.ToLower(n))
+		if !contains(ScannerNames(), n) {
+			return nil, fmt.Errorf("--scanners: unknown scanner %q (one of %s)", n, strings.Join(ScannerNames(), ", "))
+		}
+		set[n] = true
+	}
+	if set[all.ScannerVuln] || set[all.ScannerConfig] {
+		set[all.ScannerPackage] = true
+	}
+	return set, nil
+}
+
+// ScannerNames lists the names --scanners accepts.
+func ScannerNames() []string {
+	return []string{all.ScannerPackage, all.ScannerVuln, all.ScannerSecret, all.ScannerMalware, all.ScannerConfig}
+}
+
+func (p *Pipeline) wants(scanner string) bool {
+	return len(p.scanners) == 0 || p.scanners[scanner]
+}
+
+// Close releases the shared resources.
+func (p *Pipeline) Close() error {
+	var errs []error
+	if p.vuln != nil {
+		errs = append(errs, p.vuln.close())
+	}
+	if c, ok := any(p.drift).(interface{ Close() error }); ok && p.drift != nil {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Scan scans the image input names. It returns the report with an error
+// when the scan ran but could not read every layer (the report then
+// holds the archive or integrity finding saying why), and no report when
+// the image could not be opened or scanned at all.
+func (p *Pipeline) Scan(ctx context.Context, input string) (*report.Report, error) {
+	rep, _, err := p.scan(ctx, input)
+	return rep, err
+}
+
+// layerStats counts where a scan's layer results came from.
+type layerStats struct{ cached, walked int }
+
+func (p *Pipeline) scan(ctx context.Context, input string) (*report.Report, layerStats, error) {
+	var st layerStats
+	if p.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.Timeout)
+		defer cancel()
+	}
+	src := p.cfg.Source
+	if p.cfg.Pull.RequireDigest {
+		if err := registry.RequireDigest(input, src.NameOptions()...); err != nil {
+			return nil, st, err
+		}
+	}
+	img, err := source.Open(ctx, input, &src)
+	if err != nil {
+		return nil, st, err
+	}
+	defer img.Close()
+	res, scanErr := scan.Run(ctx, img, scan.Options{
+		Analyzers:      p.layers,
+		ImageAnalyzers: p.images,
+		Limits:         p.cfg.Limits,
+		Cache:          p.cache,
+		Parallel:       p.cfg.Parallel,
+		Progress:       p.cfg.Progress,
+	})
+	if res == nil {
+		return nil, st, scanErr
+	}
+	st = layerStats{cached: res.LayersCached, walked: res.LayersWalked}
+	cov := report.Coverage{Vulnerabilities: report.CoverageNotSelected}
+	if p.vuln != nil {
+		if err := p.vuln.match(ctx, res, &cov); err != nil {
+			return nil, st, err
+		}
+	}
+	if err := p.pullChecks(ctx, res, &src); err != nil {
+		return nil, st, err
+	}
+	rep := fromScan(res, p.cfg.Version)
+	rep.Coverage = &cov
+	// What the malware databases skipped at load time belongs with the
+	// scan's own warnings.
+	rep.Warnings = append(p.malware.Notes(), rep.Warnings...)
+	if !p.cfg.SBOMOnly {
+		p.applyPolicy(rep)
+	}
+	return rep, st, scanErr
+}
+
+// fromScan builds a report from a scan result.
+func fromScan(res *scan.Result, version string) *report.Report {
+	r := &report.Report{
+		SchemaVersion: report.SchemaVersion,
+		Tool:          report.Tool{Name: "customs", Version: version},
+		CreatedAt:     time.Now().UTC().Truncate(time.Second),
+		Artifact: report.Artifact{
+			Input:  res.Meta.Input,
+			Source: res.Meta.Kind,
+			Name:   res.Meta.Name,
+			Digest: res.Meta.Digest,
+			OS:     res.OS,
+			Layers: res.Layers,
+		},
+		Packages: res.Packages,
+		Findings: res.Findings,
+		Warnings: res.Warnings,
+	}
+	if c := res.Meta.Config; c != nil {
+		r.Artifact.Architecture = c.Architecture
+	}
+	r.Summarize()
+	return r
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

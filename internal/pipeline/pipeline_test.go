@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/customs-scanner/customs/internal/layer"
+	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/registry"
+	"github.com/customs-scanner/customs/internal/report"
+	"github.com/customs-scanner/customs/internal/vulndb"
+)
+
+func TestGateDecide(t *testing.T) {
+	finding := []model.Finding{{Class: model.ClassSecret, ID: "x", Severity: model.High}}
+	missing := &report.Coverage{Vulnerabilities: report.CoverageNoData, Missing: []string{"no vulnerability database in /x"}}
+	for _, c := range []struct {
+		name     string
+		gate     Gate
+		rep      report.Report
+		code     int
+		wantMiss bool
+	}{
+		{"off", Gate{}, report.Report{Findings: finding, Coverage: missing}, 0, false},
+		{"findings", Gate{ExitCode: 3}, report.Report{Findings: finding, Coverage: &report.Coverage{}}, 3, false},
+		{"clean", Gate{ExitCode: 3}, report.Report{Coverage: &report.Coverage{}}, 0, false},
+		{"missing data, no findings", Gate{ExitCode: 3}, report.Report{Coverage: missing}, 0, true},
+		{"missing data beats findings", Gate{ExitCode: 3}, report.Report{Findings: finding, Coverage: missing}, 0, true},
+		{"missing data allowed", Gate{ExitCode: 3, AllowMissingData: true}, report.Report{Coverage: missing}, 0, false},
+		{"missing data allowed, findings", Gate{ExitCode: 3, AllowMissingData: true}, report.Report{Findings: finding, Coverage: missing}, 3, false},
+	} {
+		code, err := c.gate.Decide(&c.rep)
+		if code != c.code || errors.Is(err, ErrMissingData) != c.wantMiss {
+			t.Errorf("%s: code %d, err %v", c.name, code, err)
+		}
+		if c.wantMiss && !strings.Contains(err.Error(), "no vulnerability database in /x") {
+			t.Errorf("%s: error does not say what is missing: %v", c.name, err)
+		}
+	}
+}
+
+func TestGateDecideRegistry(t *testing.T) {
+	rep := &registry.ScanReport{Stats: registry.ScanStats{Images: 2}, Images: []registry.ImageResult{{Digest: "sha256:a"}, {Digest: "sha256:b", Missing: []string{"centos 7 (3 packages): no advisory source"}}}}
+	if _, err := (Gate{ExitCode: 1}).DecideRegistry(rep); !errors.Is(err, ErrMissingData) || !strings.Contains(err.Error(), "centos 7") {
+		t.Errorf("missing data: %v", err)
+	}
+	if code, err := (Gate{ExitCode: 1, AllowMissingData: true}).DecideRegistry(rep); code != 0 || err != nil {
+		t.Errorf("allowed: %d %v", code, err)
+	}
+	rep.Stats.Failed = 1
+	if _, err := (Gate{}).DecideRegistry(rep); err == nil {
+		t.Error("a failed image passed")
+	}
+}
+
+// TestNewValidatesFirst: a bad setting fails before anything is opened
+// or created.
+func TestNewValidatesFirst(t *testing.T) {
+	ctx := context.Background()
+	cacheDir := filepath.Join(t.TempDir(), "cache")
+	for _, cfg := range []Config{
+		{Policy: PolicyConfig{Severities: []string{"SEVERE"}}},
+		{Limits: limitsWith(-1)},
+		{Timeout: -1},
+		{Scanners: []string{"virus"}},
+		{Policy: PolicyConfig{IgnoreFile: filepath.Join(t.TempDir(), "missing.yaml")}},
+	} {
+		cfg.CacheDir = cacheDir
+		if p, err := New(ctx, cfg); err == nil {
+			p.Close()
+			t.Errorf("%+v accepted", cfg)
+		}
+	}
+	if _, err := os.Stat(cacheDir); err == nil {
+		t.Error("the cache directory was created by a configuration that was refused")
+	}
+}
+
+// TestStateVersion: a stored registry-scan result is reused only with the
+// same database, analyzers and policy.
+func TestStateVersion(t *testing.T) {
+	ctx := context.Background()
+	version := func(cfg Config) string {
+		t.Helper()
+		cfg.CacheDir = t.TempDir()
+		cfg.Vuln.DBDir = vulndb.SampleName
+		p, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		v, err := p.stateVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	base := version(Config{})
+	if again := version(Config{}); again != base {
+		t.Errorf("same settings, versions %s and %s", base, again)
+	}
+	for name, cfg := range map[string]Config{
+		"severity":  {Policy: PolicyConfig{Severities: []string{"HIGH"}}},
+		"unfixed":   {Policy: PolicyConfig{IgnoreUnfixed: true}},
+		"scanners":  {Scanners: []string{"secret"}},
+		"signature": {Pull: PullConfig{VerifySignature: true}},
+	} {
+		if v := version(cfg); v == base {
+			t.Errorf("%s: the state version did not change", name)
+		}
+	}
+}
+
+func limitsWith(maxFile int64) layer.Limits { return layer.Limits{MaxFileBytes: maxFile} }

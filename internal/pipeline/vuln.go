@@ -1,0 +1,132 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/customs-scanner/customs/internal/match"
+	"github.com/customs-scanner/customs/internal/report"
+	"github.com/customs-scanner/customs/internal/scan"
+	"github.com/customs-scanner/customs/internal/vulndb"
+)
+
+// StaleAfter is the database age past which a scan warns that it is stale.
+const StaleAfter = 3 * 24 * time.Hour
+
+// VulnConfig configures vulnerability matching.
+type VulnConfig struct {
+	// DBDir is the database directory; vulndb.SampleName uses the bundled
+	// sample.
+	DBDir string
+	// MaxAge refuses a database older than this (0: only warn after
+	// StaleAfter).
+	MaxAge time.Duration
+	// AllowMissingData lets a gate pass on the data there is: a missing,
+	// empty or too old database, or ecosystems without advisories, become
+	// warnings instead of failing the scan or the gate.
+	AllowMissingData bool
+}
+
+// vulnSource is the opened database, or why there is none.
+type vulnSource struct {
+	db *vulndb.DB
+	// info describes the database for the report's coverage.
+	info *report.Database
+	// missing says why matching could not be trusted ("" when it can).
+	missing string
+	// warning is a note for every report (a stale database).
+	warning string
+}
+
+// openVuln opens the database cfg names. A missing or empty database is
+// not an error: every report then says so in its coverage, and a gate
+// fails on it. A database older than MaxAge is an error unless
+// AllowMissingData.
+func openVuln(ctx context.Context, cfg VulnConfig) (*vulnSource, error) {
+	if cfg.DBDir == vulndb.SampleName {
+		db, err := vulndb.OpenSample(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return describe(ctx, db, "the bundled sample", cfg)
+	}
+	db, err := vulndb.Open(cfg.DBDir)
+	if errors.Is(err, vulndb.ErrNoDatabase) {
+		return &vulnSource{missing: fmt.Sprintf("no vulnerability database in %s: run `customs db update` (offline: `customs db import FILE`), or pass --db-dir %s for the bundled sample", cfg.DBDir, vulndb.SampleName)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return describe(ctx, db, cfg.DBDir, cfg)
+}
+
+func describe(ctx context.Context, db *vulndb.DB, where string, cfg VulnConfig) (*vulnSource, error) {
+	st, err := db.Status(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	v := &vulnSource{db: db, info: &report.Database{Path: db.Path(), Records: st.Records}}
+	if st.Records == 0 {
+		v.missing = fmt.Sprintf("the vulnerability database in %s holds no records: run `customs db update`", where)
+		return v, nil
+	}
+	oldest := st.Oldest()
+	v.info.Updated = oldest.UTC()
+	age := time.Since(oldest)
+	switch {
+	case cfg.MaxAge > 0 && age > cfg.MaxAge:
+		msg := fmt.Sprintf("the vulnerability database in %s is %s old, more than --db-max-age %s: run `customs db update`", where, age.Round(time.Hour), cfg.MaxAge)
+		if !cfg.AllowMissingData {
+			db.Close()
+			return nil, errors.New(msg)
+		}
+		v.missing = msg
+	case age > StaleAfter:
+		v.warning = fmt.Sprintf("the vulnerability database is %s old: run `customs db update`", age.Round(time.Hour))
+	}
+	return v, nil
+}
+
+func (v *vulnSource) close() error {
+	if v.db == nil {
+		return nil
+	}
+	return v.db.Close()
+}
+
+// match adds vulnerability and malicious-package findings to res and
+// fills cov with what data there was for each ecosystem of the inventory.
+func (v *vulnSource) match(ctx context.Context, res *scan.Result, cov *report.Coverage) error {
+	cov.Vulnerabilities = report.CoverageMatched
+	cov.Database = v.info
+	if v.warning != "" {
+		res.Warnings = append(res.Warnings, v.warning)
+	}
+	if v.missing != "" {
+		cov.Missing = append(cov.Missing, v.missing)
+	}
+	if v.db == nil {
+		cov.Vulnerabilities = report.CoverageNoData
+		return nil
+	}
+	m, err := match.Run(ctx, v.db, res.OS, res.Packages)
+	if err != nil {
+		return fmt.Errorf("vulnerability matching: %w", err)
+	}
+	res.Findings = append(res.Findings, m.Findings...)
+	res.Warnings = append(res.Warnings, m.Warnings...)
+	cov.Ecosystems = m.Coverage
+	for _, e := range m.Coverage {
+		if !e.Usable() {
+			why := e.Reason
+			if why == "" {
+				why = "no advisory data"
+			}
+			cov.Missing = append(cov.Missing, fmt.Sprintf("%s (%d packages): %s", e.Ecosystem, e.Packages, why))
+		}
+	}
+	return nil
+}
