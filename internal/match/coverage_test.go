@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -204,23 +205,30 @@ func TestRunUnsupportedOS(t *testing.T) {
 func TestAliasSeverity(t *testing.T) {
 	ctx := context.Background()
 	debian12 := &model.OS{Family: "debian", Version: "12"}
-	libc := []model.Package{{Name: "libc6", Version: "2.36-9+deb12u1", SourceName: "glibc", Type: model.TypeDeb}}
+	libc := model.Package{Name: "libc6", Version: "2.36-9+deb12u1", SourceName: "glibc", Type: model.TypeDeb}
+	stdlib := model.Package{Name: "stdlib", Version: "1.21.2", Type: model.TypeGolang}
 	dsa := filepath.Join(sampleDir, "DSA-5514-1.json")
 	cve := filepath.Join(sampleDir, "CVE-2023-4911.json")
 	for _, c := range []struct {
 		name     string
 		paths    []string
+		pkg      model.Package
 		id       string
 		severity model.Severity
 		source   string
-		score    string
+		vector   string
+		records  int // of the package's ecosystem
 	}{
-		{"DSA with the CVE record", []string{dsa, cve}, "CVE-2023-4911", model.High, "alias:CVE-2023-4911/cvss_v3", "7.8"},
-		{"DSA alone", []string{dsa}, "CVE-2023-4911", model.Unknown, "", ""},
-		{"Debian urgency", []string{filepath.Join("testdata", "real", "DEBIAN-CVE-2010-4756.json")}, "CVE-2010-4756", model.Low, "debian", ""},
+		{"DSA with the CVE record", []string{dsa, cve}, libc, "CVE-2023-4911", model.High, "alias:CVE-2023-4911/cvss_v3", "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 1},
+		{"DSA alone", []string{dsa}, libc, "CVE-2023-4911", model.Unknown, "", "", 1},
+		{"Debian urgency", []string{filepath.Join("testdata", "real", "DEBIAN-CVE-2010-4756.json")}, libc, "CVE-2010-4756", model.Low, "debian", "", 1},
+		// GO-2023-2102 has no vector; GHSA-4374-p667-p6c8, one of its aliases,
+		// names golang.org/x/net only but rates the weakness (A:H = 7.5).
+		{"alias of another package", []string{filepath.Join(sampleDir, "GO-2023-2102.json"), filepath.Join(sampleDir, "GHSA-4374-p667-p6c8.json")}, stdlib,
+			"CVE-2023-39325", model.High, "alias:GHSA-4374-p667-p6c8/cvss_v3", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			res, err := Run(ctx, importDB(t, c.paths...), debian12, libc)
+			res, err := Run(ctx, importDB(t, c.paths...), debian12, []model.Package{c.pkg})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -228,22 +236,21 @@ func TestAliasSeverity(t *testing.T) {
 				t.Fatalf("findings %+v", res.Findings)
 			}
 			f := res.Findings[0]
-			if f.ID != c.id || f.Severity != c.severity || f.Extra["severity_source"] != c.source || f.Extra["cvss_score"] != c.score {
-				t.Errorf("got %s %s source %q score %q", f.ID, f.Severity, f.Extra["severity_source"], f.Extra["cvss_score"])
+			if f.ID != c.id || f.Severity != c.severity || f.Extra["severity_source"] != c.source || f.Extra["cvss_vector"] != c.vector {
+				t.Errorf("got %s %s source %q vector %q", f.ID, f.Severity, f.Extra["severity_source"], f.Extra["cvss_vector"])
 			}
-			if c.score != "" && f.Extra["cvss_vector"] != "CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H" {
-				t.Errorf("vector %q", f.Extra["cvss_vector"])
+			if score, ok := ScoreVector(c.vector); ok && f.Extra["cvss_score"] != strconv.FormatFloat(score, 'f', 1, 64) {
+				t.Errorf("score %q for %s", f.Extra["cvss_score"], c.vector)
 			}
-			// The CVE record names no package: it never makes a finding of its own.
-			if rows := rowsByName(t, res, 1); rows["Debian:12"].Records != 1 {
+			// The CVE record names no package: it never makes a finding of its
+			// own, nor counts for the ecosystem.
+			if rows := rowsByName(t, res, 1); len(rows) != 1 || res.Coverage[0].Records != c.records {
 				t.Errorf("coverage %+v", res.Coverage)
 			}
 		})
 	}
 }
 
-// A range event that does not parse never makes a package look clean
-// silently: the range is counted and named.
 func mustParse(t *testing.T, v, eco string) semantic.Version {
 	t.Helper()
 	pv, err := semantic.Parse(v, eco)

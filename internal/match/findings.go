@@ -46,9 +46,9 @@ func ids(r *vulndb.Record) []string {
 
 // findings groups the hits that are aliases of each other into one finding
 // each: one weakness, one finding per package.
-// aliased holds records of the database by id, for severities (see
-// severityOf).
-func findings(p *model.Package, t target, hits []hit, aliased map[string]*vulndb.Record) []model.Finding {
+// aliased holds the records of the database known by the hits' ids, for
+// severities (see severityOf).
+func findings(p *model.Package, t target, hits []hit, aliased map[string][]*vulndb.Record) []model.Finding {
 	if len(hits) == 0 {
 		return nil
 	}
@@ -91,7 +91,7 @@ func findings(p *model.Package, t target, hits []hit, aliased map[string]*vulndb
 	return out
 }
 
-func finding(p *model.Package, t target, group []hit, aliased map[string]*vulndb.Record) model.Finding {
+func finding(p *model.Package, t target, group []hit, aliased map[string][]*vulndb.Record) model.Finding {
 	sort.Slice(group, func(i, j int) bool { return group[i].rec.ID < group[j].rec.ID })
 	all := map[string]bool{}
 	var cves []string

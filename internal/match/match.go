@@ -24,9 +24,10 @@ type Source interface {
 	Candidates(ctx context.Context, base string, names []string) ([]vulndb.Candidate, error)
 	// Records reads whole records, in one query.
 	Records(ctx context.Context, keys []vulndb.Key) (map[vulndb.Key]*vulndb.Record, error)
-	// ByID reads records by id, also those that name no package (CVE
+	// ByID returns the records known by each of ids (as their id, an
+	// alias or an upstream id), also those that name no package (CVE
 	// records kept for their severity), in one query.
-	ByID(ctx context.Context, ids []string) (map[string]*vulndb.Record, error)
+	ByID(ctx context.Context, ids []string) (map[string][]*vulndb.Record, error)
 	// Ecosystems summarizes the records held per exact ecosystem.
 	Ecosystems(ctx context.Context) ([]vulndb.EcosystemInfo, error)
 }
@@ -146,9 +147,9 @@ func Run(ctx context.Context, src Source, os *model.OS, pkgs []model.Package) (*
 	if err != nil {
 		return nil, err
 	}
-	// Records without a CVSS vector of their own: their aliases' records
-	// may carry one (osv.dev's CVE records for Debian's DSA and DEBIAN-CVE
-	// records). One query for all of them.
+	// Records without a CVSS vector of their own: other records of the
+	// same weakness may carry one (osv.dev's CVE records, Ubuntu's and
+	// GHSA's records of the CVE a DSA fixes). One query for all of them.
 	var aliasIDs []string
 	wantID := map[string]bool{}
 	for _, ph := range found {

@@ -1,6 +1,7 @@
 package match
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,11 +27,12 @@ type rated struct {
 
 // severityOf rates a group of records: the highest CVSS rating found in any
 // of them (v4 before v3.x before v2 within a record), else the highest
-// CVSS rating of a record of the database that one of them names as an
-// alias or upstream id (osv.dev's CVE records carry NVD's and the CNA's
-// vectors), else the highest of the sources' own ratings (GHSA, Ubuntu
-// priority, Debian urgency), else UNKNOWN.
-func severityOf(group []hit, t target, aliased map[string]*vulndb.Record) rated {
+// CVSS rating of the other records of the database known by one of the
+// group's ids (see ids) that are about that id themselves: osv.dev's CVE
+// records, which carry the CNA's and NVD's vectors, Ubuntu's or GHSA's
+// records of the same CVE; else the highest of the sources' own ratings
+// (GHSA, Ubuntu priority, Debian urgency); else UNKNOWN.
+func severityOf(group []hit, t target, aliased map[string][]*vulndb.Record) rated {
 	var best rated
 	have := false
 	own := map[string]bool{}
@@ -47,7 +49,7 @@ func severityOf(group []hit, t target, aliased map[string]*vulndb.Record) rated 
 	seen := map[string]bool{}
 	for _, h := range group {
 		for _, id := range ids(h.rec) {
-			if !own[id] && !seen[id] {
+			if !seen[id] {
 				seen[id] = true
 				names = append(names, id)
 			}
@@ -55,13 +57,15 @@ func severityOf(group []hit, t target, aliased map[string]*vulndb.Record) rated 
 	}
 	sort.Strings(names)
 	for _, id := range names {
-		rec, ok := aliased[id]
-		if !ok || rec.Withdrawn != "" {
-			continue
-		}
-		if r, ok := cvssOf(rec, t); ok && (!have || r.severity.Rank() > best.severity.Rank()) {
-			r.source = "alias:" + id + "/" + r.source
-			best, have = r, true
+		for _, rec := range aliased[id] {
+			// An advisory that fixes several CVEs is about none of them.
+			if own[rec.ID] || rec.Withdrawn != "" || !slices.Contains(ids(rec), id) {
+				continue
+			}
+			if r, ok := cvssOf(rec, t); ok && (!have || r.severity.Rank() > best.severity.Rank()) {
+				r.source = "alias:" + rec.ID + "/" + r.source
+				best, have = r, true
+			}
 		}
 	}
 	if have {

@@ -154,12 +154,25 @@ func TestByIDAndEcosystems(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	recs, err := db.ByID(ctx, []string{"CVE-2023-4911", "DSA-5514-1", "CVE-0000-0000"})
+	recs, err := db.ByID(ctx, []string{"CVE-2023-4911", "DSA-5514-1", "CVE-2023-39325", "CVE-0000-0000"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 2 || len(recs["CVE-2023-4911"].Severity) != 1 || recs["CVE-2023-4911"].Severity[0].Type != "CVSS_V3" || recs["DSA-5514-1"].ID != "DSA-5514-1" {
-		t.Fatalf("%+v", recs)
+	idsOf := func(k string) string {
+		var s []string
+		for _, r := range recs[k] {
+			s = append(s, r.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	// CVE-2023-4911: its own record (no package, CVSS) and DSA-5514-1, whose
+	// upstream names it; CVE-2023-39325: the records that list it as an alias.
+	if len(recs) != 3 || idsOf("CVE-2023-4911") != "CVE-2023-4911,DSA-5514-1" || idsOf("DSA-5514-1") != "DSA-5514-1" ||
+		idsOf("CVE-2023-39325") != "GHSA-4374-p667-p6c8,GO-2023-2102" {
+		t.Fatalf("%v", recs)
+	}
+	if sev := recs["CVE-2023-4911"][0].Severity; len(sev) != 1 || sev[0].Type != "CVSS_V3" {
+		t.Fatalf("CVE record severity %+v", sev)
 	}
 	ecos, err := db.Ecosystems(ctx)
 	if err != nil {
@@ -194,7 +207,7 @@ func TestByIDAndEcosystems(t *testing.T) {
 	if err != nil || len(se) == 0 {
 		t.Fatalf("sample ecosystems %v %v", se, err)
 	}
-	if r, err := s.ByID(ctx, []string{"CVE-2023-4911"}); err != nil || r["CVE-2023-4911"] == nil {
+	if r, err := s.ByID(ctx, []string{"CVE-2023-4911"}); err != nil || len(r["CVE-2023-4911"]) != 2 {
 		t.Fatalf("sample CVE record %v %v", r, err)
 	}
 }

@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS affected(
 	modified TEXT NOT NULL, withdrawn INTEGER NOT NULL, entries BLOB NOT NULL,
 	PRIMARY KEY(base, name, ecosystem, source, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS affected_source ON affected(source, id);
-CREATE INDEX IF NOT EXISTS records_id ON records(id);
+CREATE TABLE IF NOT EXISTS known(
+	id TEXT NOT NULL, source TEXT NOT NULL, rid TEXT NOT NULL,
+	PRIMARY KEY(id, source, rid)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS known_record ON known(source, rid);
 CREATE TABLE IF NOT EXISTS ecosystems(
 	ecosystem TEXT PRIMARY KEY, records INTEGER NOT NULL, modified TEXT NOT NULL, fetched_at TEXT NOT NULL);
 `
@@ -100,8 +103,8 @@ func newDB(db *sql.DB, p string) (*DB, error) {
 		d.candidates.Close()
 		return nil, err
 	}
-	if d.byID, err = db.Prepare(`SELECT r.source, r.id, r.modified, r.data FROM json_each(?) k
-		JOIN records r ON r.id = k.value`); err != nil {
+	if d.byID, err = db.Prepare(`SELECT DISTINCT k.value, r.source, r.id, r.modified, r.data FROM json_each(?) k
+		JOIN known i ON i.id = k.value JOIN records r ON r.source = i.source AND r.id = i.rid`); err != nil {
 		d.candidates.Close()
 		d.records.Close()
 		return nil, err
@@ -321,13 +324,14 @@ func (d *DB) Ecosystems(ctx context.Context) ([]EcosystemInfo, error) {
 	return ecos, nil
 }
 
-// ByID reads the records whose id is one of ids, whatever their affected
-// packages: this is how records that name no package (osv.dev's CVE
-// records, kept for their CVSS vectors) are found. A record several
-// sources hold is returned in its latest modified form. Ids that name no
-// record are left out.
-func (d *DB) ByID(ctx context.Context, ids []string) (map[string]*Record, error) {
-	out := map[string]*Record{}
+// ByID returns, for each of ids, the records known by it: its id, one of
+// its aliases or one of its upstream ids, whatever their affected packages.
+// This is how records that name no package (osv.dev's CVE records, kept for
+// their CVSS vectors) and the other advisories of one CVE are found. A
+// record several sources hold is returned once, in its latest modified
+// form. Ids no record is known by are left out.
+func (d *DB) ByID(ctx context.Context, ids []string) (map[string][]*Record, error) {
+	out := map[string][]*Record{}
 	if len(ids) == 0 {
 		return out, nil
 	}
@@ -344,26 +348,38 @@ func (d *DB) ByID(ctx context.Context, ids []string) (map[string]*Record, error)
 		source, modified string
 		data             []byte
 	}
-	latest := map[string]row{}
+	type key struct{ asked, id string }
+	latest := map[key]row{}
+	var order []key
 	for rows.Next() {
-		var id string
+		var k key
 		var r row
-		if err := rows.Scan(&r.source, &id, &r.modified, &r.data); err != nil {
+		if err := rows.Scan(&k.asked, &r.source, &k.id, &r.modified, &r.data); err != nil {
 			return nil, err
 		}
-		if l, ok := latest[id]; !ok || r.modified > l.modified || (r.modified == l.modified && r.source < l.source) {
-			latest[id] = r
+		l, ok := latest[k]
+		if !ok {
+			order = append(order, k)
+		}
+		if !ok || r.modified > l.modified || (r.modified == l.modified && r.source < l.source) {
+			latest[k] = r
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	for id, r := range latest {
-		rec, err := decodeRecord(r.data)
-		if err != nil {
-			return nil, fmt.Errorf("record %s: %w", id, err)
+	sort.Slice(order, func(i, j int) bool {
+		if order[i].asked != order[j].asked {
+			return order[i].asked < order[j].asked
 		}
-		out[id] = rec
+		return order[i].id < order[j].id
+	})
+	for _, k := range order {
+		rec, err := decodeRecord(latest[k].data)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", k.id, err)
+		}
+		out[k.asked] = append(out[k.asked], rec)
 	}
 	return out, nil
 }
@@ -529,8 +545,10 @@ type Builder struct {
 	tx     *sql.Tx
 	insRec *sql.Stmt
 	insAff *sql.Stmt
-	counts map[string]int
-	seen   map[string]map[string]bool
+	// insKnown indexes a record under its id, aliases and upstream ids.
+	insKnown *sql.Stmt
+	counts   map[string]int
+	seen     map[string]map[string]bool
 	// Skipped counts the files that held no valid OSV record; SkippedFiles
 	// names the first MaxSkipReasons of them with the reason.
 	Skipped      int
@@ -606,12 +624,16 @@ func newBuilder(ctx context.Context, db *sql.DB) (*Builder, error) {
 		tx.Rollback()
 		return nil, err
 	}
+	if b.insKnown, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO known(id, source, rid) VALUES(?, ?, ?)`); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
 	return b, nil
 }
 
 // Begin removes every record of source, so that it can be filled anew.
 func (b *Builder) Begin(ctx context.Context, source string) error {
-	for _, q := range []string{`DELETE FROM records WHERE source = ?`, `DELETE FROM affected WHERE source = ?`, `DELETE FROM sources WHERE source = ?`} {
+	for _, q := range []string{`DELETE FROM records WHERE source = ?`, `DELETE FROM affected WHERE source = ?`, `DELETE FROM known WHERE source = ?`, `DELETE FROM sources WHERE source = ?`} {
 		if _, err := b.tx.ExecContext(ctx, q, source); err != nil {
 			return err
 		}
@@ -634,8 +656,10 @@ func (b *Builder) Add(ctx context.Context, source string, r *Record) error {
 		b.seen[source] = seen
 	}
 	if seen[r.ID] {
-		if _, err := b.tx.ExecContext(ctx, `DELETE FROM affected WHERE source = ? AND id = ?`, source, r.ID); err != nil {
-			return err
+		for _, q := range []string{`DELETE FROM affected WHERE source = ? AND id = ?`, `DELETE FROM known WHERE source = ? AND rid = ?`} {
+			if _, err := b.tx.ExecContext(ctx, q, source, r.ID); err != nil {
+				return err
+			}
 		}
 	} else {
 		seen[r.ID] = true
@@ -643,6 +667,16 @@ func (b *Builder) Add(ctx context.Context, source string, r *Record) error {
 	}
 	if _, err := b.insRec.ExecContext(ctx, source, r.ID, r.Modified, data); err != nil {
 		return err
+	}
+	for _, names := range [][]string{{r.ID}, r.Aliases, r.Upstream} {
+		for _, n := range names {
+			if n = strings.TrimSpace(n); n == "" {
+				continue
+			}
+			if _, err := b.insKnown.ExecContext(ctx, n, source, r.ID); err != nil {
+				return err
+			}
+		}
 	}
 	type pkgKey struct{ base, name, ecosystem string }
 	var order []pkgKey
@@ -678,6 +712,7 @@ func (b *Builder) End(ctx context.Context, source, origin string, fetched time.T
 func (b *Builder) commit(ctx context.Context) error {
 	b.insRec.Close()
 	b.insAff.Close()
+	b.insKnown.Close()
 	if _, err := b.tx.ExecContext(ctx, `DELETE FROM ecosystems`); err != nil {
 		b.tx.Rollback()
 		return err
@@ -695,6 +730,7 @@ func (b *Builder) commit(ctx context.Context) error {
 func (b *Builder) rollback() {
 	b.insRec.Close()
 	b.insAff.Close()
+	b.insKnown.Close()
 	b.tx.Rollback()
 }
 
