@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -191,6 +192,11 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string, data []byte) {
 		recs, err := Parse(name, data)
 		if err != nil {
+			// every rejection says why, for the skipped-files report
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Reason == "" || pe.Name != name {
+				t.Fatalf("error %v is not a ParseError naming the file", err)
+			}
 			return
 		}
 		for _, r := range recs {
