@@ -130,7 +130,11 @@ func writeStatus(w io.Writer, st *vulndb.Status, skipped string) {
 	if st.Records == 0 {
 		fmt.Fprintln(w, "Records:  0: the database holds no advisory record, so scans have no vulnerability data")
 	} else {
-		fmt.Fprintf(w, "Records:  %d advisory records from %d sources\n", st.Records, len(st.Sources))
+		from := "sources"
+		if len(st.Sources) == 1 {
+			from = "source"
+		}
+		fmt.Fprintf(w, "Records:  %d advisory records from %d %s\n", st.Records, len(st.Sources), from)
 	}
 	if skipped != "" {
 		fmt.Fprintf(w, "Skipped:  %s\n", skipped)

@@ -29,7 +29,7 @@ func TestDBImportRejectsGarbage(t *testing.T) {
 		t.Fatalf("import: exit %d: %s", code, errOut)
 	}
 	files, _ := filepath.Glob(filepath.Join(records, "*.json"))
-	if !strings.Contains(out, "Records:  "+strconv.Itoa(len(files))+" advisory records from 1 sources") {
+	if !strings.Contains(out, "Records:  "+strconv.Itoa(len(files))+" advisory records from 1 source") {
 		t.Errorf("import output:\n%s", out)
 	}
 	before, err := os.ReadFile(filepath.Join(dir, "vuln.db"))
@@ -91,7 +91,7 @@ func TestDBImportNamesSkipped(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, s := range []string{"Records:  1 advisory records from 1 sources", "Skipped:  skipped 1 file: package.json: not an OSV record (no id)"} {
+	for _, s := range []string{"Records:  1 advisory records from 1 source", "Skipped:  skipped 1 file: package.json: not an OSV record (no id)"} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output does not say %q:\n%s", s, out)
 		}
