@@ -8,6 +8,10 @@ package analyzer
 
 import (
 	"context"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"path"
@@ -100,10 +104,77 @@ type Result struct {
 	// Warnings are problems that did not stop the analysis (a malformed
 	// database, a file too large), each naming the path.
 	Warnings []string `json:"warnings,omitempty"`
+	// Owned lists the files OS packages installed, as their package
+	// databases record them: what the image author did not change.
+	Owned []OwnedFiles `json:"owned,omitempty"`
+	// Digests holds the content digests of files analyzers reported on,
+	// by path, so that the engine can tell a finding in a file an OS
+	// package installed unchanged from one in a file the author wrote.
+	Digests map[string]Digest `json:"digests,omitempty"`
 	// Incomplete is set by an analyzer that could not do its whole job for
 	// reasons outside the layer (a daemon down, a time budget spent): the
 	// layer's result is then used for this scan but not cached.
 	Incomplete bool `json:"incomplete,omitempty"`
+}
+
+// OwnedFiles are the files one OS package installed, read from the
+// database file DB: they count only while DB is part of the final image.
+type OwnedFiles struct {
+	DB      string      `json:"db"`
+	Package string      `json:"package"`
+	Files   []OwnedFile `json:"files"`
+}
+
+// OwnedFile is one file of an OS package with what its database says of
+// its content.
+type OwnedFile struct {
+	Path string `json:"path"`
+	// Digest is "md5:HEX", "sha1:HEX" or "sha256:HEX" (empty when the
+	// database records none, as for directories and links).
+	Digest string `json:"digest,omitempty"`
+	// Mode holds the Unix permission bits the package gives the file
+	// (st_mode & 07777, so 04755 for a setuid program); 0 when the
+	// database does not record modes (dpkg).
+	Mode uint32 `json:"mode,omitempty"`
+}
+
+// Digest is a file's content digests in the forms package databases use.
+type Digest struct {
+	MD5    string `json:"md5"`
+	SHA1   string `json:"sha1"`
+	SHA256 string `json:"sha256"`
+}
+
+// Matches reports whether a database digest ("md5:HEX", ...) is this
+// content's.
+func (d Digest) Matches(db string) bool {
+	algo, want, ok := strings.Cut(db, ":")
+	if !ok || want == "" {
+		return false
+	}
+	switch algo {
+	case "md5":
+		return want == d.MD5
+	case "sha1":
+		return want == d.SHA1
+	case "sha256":
+		return want == d.SHA256
+	}
+	return false
+}
+
+// RecordDigest remembers the digests of the file at p, whose content is
+// content, so that findings in it can be checked against package
+// databases. Analyzers call it only for files they report on.
+func (r *Result) RecordDigest(p string, content []byte) {
+	if r.Digests == nil {
+		r.Digests = map[string]Digest{}
+	}
+	if _, ok := r.Digests[p]; ok {
+		return
+	}
+	m, s1, s256 := md5.Sum(content), sha1.Sum(content), sha256.Sum256(content)
+	r.Digests[p] = Digest{MD5: hex.EncodeToString(m[:]), SHA1: hex.EncodeToString(s1[:]), SHA256: hex.EncodeToString(s256[:])}
 }
 
 // OSRecord is an operating-system fact read from one file.

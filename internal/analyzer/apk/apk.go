@@ -6,7 +6,12 @@ package apk
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
+	"path"
+	"strconv"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
@@ -22,6 +27,8 @@ const (
 	MaxPackages = 100_000
 	// MaxValueBytes is how long a kept field value may be.
 	MaxValueBytes = 4096
+	// MaxFiles is how many files one database may list over all packages.
+	MaxFiles = 2_000_000
 )
 
 // Entry is one package of the installed database, reduced to the fields
@@ -34,6 +41,9 @@ type Entry struct {
 	Maintainer string
 	// Commit is the aports commit the package was built from.
 	Commit string
+	// Files are the files the package installed, with their SHA-1 (Z:)
+	// and mode (a:) when the database records them.
+	Files []analyzer.OwnedFile
 }
 
 // Parse reads the installed database: paragraphs of "K:value" lines
@@ -42,10 +52,12 @@ type Entry struct {
 // a kept value longer than MaxValueBytes is dropped, each with an error.
 func Parse(b []byte) ([]Entry, error) {
 	var (
-		out  []Entry
-		cur  Entry
-		bad  bool
-		errs int
+		out   []Entry
+		cur   Entry
+		bad   bool
+		errs  int
+		dir   string
+		files int
 	)
 	flush := func() bool {
 		switch {
@@ -57,7 +69,7 @@ func Parse(b []byte) ([]Entry, error) {
 			}
 			out = append(out, cur)
 		}
-		cur, bad = Entry{}, false
+		cur, bad, dir = Entry{}, false, ""
 		return true
 	}
 	for len(b) > 0 {
@@ -79,6 +91,26 @@ func Parse(b []byte) ([]Entry, error) {
 		}
 		var dst *string
 		switch l[0] {
+		case 'F':
+			dir = string(l[2:])
+			continue
+		case 'R':
+			if files == MaxFiles {
+				continue
+			}
+			files++
+			cur.Files = append(cur.Files, analyzer.OwnedFile{Path: path.Join(dir, string(l[2:]))})
+			continue
+		case 'Z':
+			if n := len(cur.Files); n > 0 {
+				cur.Files[n-1].Digest = checksum(l[2:])
+			}
+			continue
+		case 'a':
+			if n := len(cur.Files); n > 0 {
+				cur.Files[n-1].Mode = aclMode(l[2:])
+			}
+			continue
 		case 'P':
 			dst = &cur.Name
 		case 'V':
@@ -108,7 +140,37 @@ func Parse(b []byte) ([]Entry, error) {
 	if errs > 0 {
 		return out, fmt.Errorf("%d packages with a field longer than %d bytes skipped", errs, MaxValueBytes)
 	}
+	if files == MaxFiles {
+		return out, fmt.Errorf("more than %d files; the rest are not known to be package files", MaxFiles)
+	}
 	return out, nil
+}
+
+// checksum turns apk's "Q1" + base64 SHA-1 into "sha1:HEX" ("" for any
+// other form).
+func checksum(v []byte) string {
+	b64, ok := bytes.CutPrefix(v, []byte("Q1"))
+	if !ok {
+		return ""
+	}
+	sum, err := base64.StdEncoding.DecodeString(string(b64))
+	if err != nil || len(sum) != sha1.Size {
+		return ""
+	}
+	return "sha1:" + hex.EncodeToString(sum)
+}
+
+// aclMode reads the mode of an "uid:gid:mode" (octal) ACL line.
+func aclMode(v []byte) uint32 {
+	f := bytes.Split(v, []byte(":"))
+	if len(f) != 3 {
+		return 0
+	}
+	m, err := strconv.ParseUint(string(f[2]), 8, 32)
+	if err != nil {
+		return 0
+	}
+	return uint32(m)
 }
 
 // Analyzer reads apk's installed database.
@@ -121,7 +183,7 @@ func New() *Analyzer { return &Analyzer{} }
 func (*Analyzer) Name() string { return "apk" }
 
 // Version implements analyzer.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+func (*Analyzer) Version() int { return 2 }
 
 // Need implements analyzer.Analyzer.
 func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
@@ -173,6 +235,9 @@ func (*Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result
 			}
 		}
 		r.Packages = append(r.Packages, p)
+		if len(e.Files) > 0 {
+			r.Owned = append(r.Owned, analyzer.OwnedFiles{DB: f.Path, Package: e.Name, Files: e.Files})
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -94,5 +95,22 @@ func TestInstalledDatabase(t *testing.T) {
 		if p.LayerDiffID != res.Layers[layer].DiffID {
 			t.Errorf("%s %s introduced by %s, want layer %d", p.Name, p.Version, p.LayerDiffID, layer)
 		}
+	}
+}
+
+// TestOwnedFiles reads the files of a package as apk records them:
+// directory, file, ACL and SHA-1 checksum lines.
+func TestOwnedFiles(t *testing.T) {
+	db := "P:busybox\nV:1.36.1-r15\nA:x86_64\no:busybox\nF:bin\nR:busybox\na:0:0:4755\nZ:Q11ln/nn7Pm+/sc4JfQvgF8PSrvaA=\nF:etc\nR:securetty\nZ:Q1notbase64!\n\n"
+	entries, err := apk.Parse([]byte(db))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("%v %+v", err, entries)
+	}
+	want := []analyzer.OwnedFile{
+		{Path: "bin/busybox", Digest: "sha1:d659ff9e7ecf9befec73825f42f805f0f4abbda0", Mode: 0o4755},
+		{Path: "etc/securetty"},
+	}
+	if !slices.Equal(entries[0].Files, want) {
+		t.Errorf("files %+v\nwant %+v", entries[0].Files, want)
 	}
 }

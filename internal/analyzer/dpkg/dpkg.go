@@ -1,6 +1,7 @@
 // Package dpkg inventories Debian packages from dpkg's database: the status
 // file of Debian and Ubuntu images, and the one-file-per-package status.d
-// directory of distroless images.
+// directory of distroless images. Each package's md5sums file says which
+// files it installed with which content (Result.Owned).
 //
 // A package is listed when its files are on disk: Status "installed", or
 // one of the transitional states (unpacked, half-configured,
@@ -37,12 +38,17 @@ func New() *Analyzer { return &Analyzer{} }
 func (*Analyzer) Name() string { return "dpkg" }
 
 // Version implements analyzer.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+func (*Analyzer) Version() int { return 2 }
 
-// Need implements analyzer.Analyzer: the status file and the package files
-// of status.d (not their .md5sums).
+// Need implements analyzer.Analyzer: the status file, the package files
+// of status.d, and every package's md5sums (what it installed).
 func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
-	if IsDatabase(e.Path) && e.IsRegular() {
+	switch {
+	case !e.IsRegular():
+		return analyzer.Skip
+	case IsMD5Sums(e.Path):
+		return analyzer.NeedUpTo(e, MaxMD5SumsBytes)
+	case IsDatabase(e.Path):
 		return analyzer.Content
 	}
 	return analyzer.Skip
@@ -59,6 +65,17 @@ func IsDatabase(p string) bool {
 
 // Analyze implements analyzer.Analyzer.
 func (*Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
+	if IsMD5Sums(f.Path) {
+		if analyzer.Oversized(f, MaxMD5SumsBytes, r, "dpkg md5sums") {
+			return nil
+		}
+		files, err := ParseMD5Sums(f.Content)
+		if err != nil {
+			r.Warn(f.Path, "dpkg md5sums: "+err.Error())
+		}
+		r.Owned = append(r.Owned, analyzer.OwnedFiles{DB: f.Path, Package: md5sumsPackage(f.Path), Files: files})
+		return nil
+	}
 	if f.Truncated {
 		r.Warn(f.Path, "dpkg database larger than the per-file limit; packages past the limit are missing")
 	}

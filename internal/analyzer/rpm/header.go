@@ -5,6 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path"
+	"strings"
+
+	"github.com/customs-scanner/customs/internal/analyzer"
 )
 
 // Header tags customs reads (rpm's lib/rpmtag.h).
@@ -18,16 +22,26 @@ const (
 	tagArch            = 1022
 	tagSourceRPM       = 1044
 	tagModularityLabel = 5096
+	tagFileModes       = 1030
+	tagFileDigests     = 1035
+	tagDirIndexes      = 1116
+	tagBaseNames       = 1117
+	tagDirNames        = 1118
+	tagFileDigestAlgo  = 5011
 )
 
 // Header tag types.
 const (
+	typeInt16       = 3
 	typeInt32       = 4
 	typeString      = 6
+	typeStringArray = 8
 	typeI18NString  = 9
 	maxHeaderIndex  = 1 << 16
 	maxHeaderData   = 256 << 20
 	headerEntrySize = 16
+	// maxFiles bounds the files one header may list.
+	maxFiles = 500_000
 )
 
 // Info is the part of an installed package's header customs uses.
@@ -36,7 +50,13 @@ type Info struct {
 	// Epoch is 0 when the package has none.
 	Epoch                               int
 	SourceRPM, License, Vendor, Modular string
+	// Files are the files the package installed, with their digests and
+	// modes; nil when the header lists none or lists them inconsistently.
+	Files []analyzer.OwnedFile
 }
+
+// span is where a tag's values lie in a header's data.
+type span struct{ typ, off, count uint32 }
 
 // ParseHeader reads an rpm header blob as the database stores it: index
 // length and data length (big-endian uint32), the index entries, then the
@@ -60,6 +80,7 @@ func ParseHeader(b []byte) (Info, error) {
 	// once, so a header of many entries over a long string costs one scan
 	// of that string, not one for each entry.
 	var done uint16
+	spans := map[uint32]span{}
 	for i := 0; i < int(il); i++ {
 		e := b[8+i*headerEntrySize:]
 		tag, typ := binary.BigEndian.Uint32(e), binary.BigEndian.Uint32(e[4:])
@@ -92,6 +113,11 @@ func ParseHeader(b []byte) (Info, error) {
 				info.Epoch = int(int32(binary.BigEndian.Uint32(v)))
 			}
 			continue
+		case tagFileModes, tagFileDigests, tagDirIndexes, tagBaseNames, tagDirNames, tagFileDigestAlgo:
+			if _, seen := spans[tag]; !seen {
+				spans[tag] = span{typ, off, count}
+			}
+			continue
 		default:
 			continue
 		}
@@ -108,5 +134,78 @@ func ParseHeader(b []byte) (Info, error) {
 	if info.Name == "" {
 		return info, errors.New("header without a name")
 	}
+	info.Files = headerFiles(data, spans)
 	return info, nil
+}
+
+// headerFiles joins the file tags of a header into the package's files:
+// BASENAMES[i] in DIRNAMES[DIRINDEXES[i]], with FILEDIGESTS[i] in the
+// algorithm FILEDIGESTALGO names (MD5 when absent) and FILEMODES[i]. A
+// header whose tags disagree lists no files.
+func headerFiles(data []byte, spans map[uint32]span) []analyzer.OwnedFile {
+	bases, ok := stringArray(data, spans[tagBaseNames])
+	if !ok || len(bases) == 0 {
+		return nil
+	}
+	dirs, ok1 := stringArray(data, spans[tagDirNames])
+	idx, ok2 := intArray(data, spans[tagDirIndexes], typeInt32, len(bases))
+	if !ok1 || !ok2 {
+		return nil
+	}
+	digests, _ := stringArray(data, spans[tagFileDigests])
+	modes, _ := intArray(data, spans[tagFileModes], typeInt16, len(bases))
+	algo := "md5"
+	if a, ok := intArray(data, spans[tagFileDigestAlgo], typeInt32, 1); ok {
+		algo = map[uint32]string{1: "md5", 2: "sha1", 8: "sha256"}[a[0]]
+	}
+	out := make([]analyzer.OwnedFile, len(bases))
+	for i, b := range bases {
+		if int(idx[i]) >= len(dirs) {
+			return nil
+		}
+		out[i].Path = strings.TrimLeft(path.Clean("/"+dirs[idx[i]]+b), "/")
+		if len(digests) == len(bases) && digests[i] != "" && algo != "" {
+			out[i].Digest = algo + ":" + strings.ToLower(digests[i])
+		}
+		if modes != nil {
+			out[i].Mode = modes[i] & 0o7777
+		}
+	}
+	return out
+}
+
+// stringArray reads a STRING_ARRAY tag's values.
+func stringArray(data []byte, s span) ([]string, bool) {
+	if s.typ != typeStringArray || s.count == 0 || s.count > maxFiles || int(s.off) >= len(data) {
+		return nil, false
+	}
+	out := make([]string, 0, s.count)
+	v := data[s.off:]
+	for range s.count {
+		end := bytes.IndexByte(v, 0)
+		if end < 0 {
+			return nil, false
+		}
+		out = append(out, string(v[:end]))
+		v = v[end+1:]
+	}
+	return out, true
+}
+
+// intArray reads n values of an INT16 or INT32 tag that must hold n.
+func intArray(data []byte, s span, typ uint32, n int) ([]uint32, bool) {
+	size := map[uint32]int{typeInt16: 2, typeInt32: 4}[typ]
+	if s.typ != typ || int(s.count) != n || n > maxFiles || int(s.off)+n*size > len(data) {
+		return nil, false
+	}
+	out := make([]uint32, n)
+	for i := range out {
+		b := data[int(s.off)+i*size:]
+		if size == 2 {
+			out[i] = uint32(binary.BigEndian.Uint16(b))
+		} else {
+			out[i] = binary.BigEndian.Uint32(b)
+		}
+	}
+	return out, true
 }

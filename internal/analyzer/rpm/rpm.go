@@ -69,7 +69,7 @@ func New() *Analyzer { return &Analyzer{} }
 func (*Analyzer) Name() string { return "rpm" }
 
 // Version implements analyzer.Analyzer.
-func (*Analyzer) Version() int { return 2 }
+func (*Analyzer) Version() int { return 3 }
 
 // Need implements analyzer.Analyzer.
 func (*Analyzer) Need(e *analyzer.Entry) analyzer.Need {
@@ -101,6 +101,9 @@ func (*Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Resu
 			continue
 		}
 		r.Packages = append(r.Packages, toPackage(p, f.Path))
+		if len(p.Files) > 0 {
+			r.Owned = append(r.Owned, analyzer.OwnedFiles{DB: f.Path, Package: p.Name, Files: p.Files})
+		}
 	}
 	if err != nil {
 		r.Warn(f.Path, "rpm database: "+err.Error())

@@ -316,3 +316,60 @@ func TestSplitSourceRPM(t *testing.T) {
 		t.Error("(none) parsed")
 	}
 }
+
+// TestOwnedFiles builds a package that installs a setuid program and a
+// configuration file, records it in a SQLite database with rpm, and reads
+// its files back: paths, SHA-256 digests and modes as rpm -qlv and
+// --dump print them.
+func TestOwnedFiles(t *testing.T) {
+	testimage.RequireTool(t, "rpmbuild")
+	top := t.TempDir()
+	spec := filepath.Join(top, "owned.spec")
+	body := "Name: customs-owned\nVersion: 1\nRelease: 1\nSummary: test\nLicense: MIT\nBuildArch: noarch\n%description\ntest\n" +
+		"%install\nmkdir -p %{buildroot}/usr/bin %{buildroot}/etc\nprintf 'helper\\n' > %{buildroot}/usr/bin/helper\nprintf 'key=value\\n' > %{buildroot}/etc/owned.conf\n" +
+		"%files\n%attr(4755,root,root) /usr/bin/helper\n%config /etc/owned.conf\n"
+	if err := os.WriteFile(spec, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("rpmbuild", "--define", "_topdir "+top, "-bb", spec).CombinedOutput(); err != nil {
+		t.Fatalf("rpmbuild: %v\n%s", err, out)
+	}
+	db := t.TempDir()
+	if out, err := exec.Command("rpm", "--initdb", "--dbpath", db).CombinedOutput(); err != nil {
+		t.Fatalf("rpm --initdb: %v\n%s", err, out)
+	}
+	rpmInstall(t, db, "-i", filepath.Join(top, "RPMS", "noarch", "customs-owned-1-1.noarch.rpm"))
+	// --dump: path size mtime digest mode owner group isconfig isdoc rdev symlink
+	out, err := exec.Command("rpm", "-q", "--dbpath", db, "--dump", "customs-owned").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]analyzer.OwnedFile{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		var mode uint32
+		fmt.Sscanf(f[4], "%o", &mode)
+		p := strings.TrimPrefix(f[0], "/")
+		want[p] = analyzer.OwnedFile{Path: p, Digest: "sha256:" + f[3], Mode: mode & 0o7777}
+	}
+	sqlite, err := os.ReadFile(filepath.Join(db, "rpmdb.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r analyzer.Result
+	f := &analyzer.File{Entry: analyzer.Entry{Path: "var/lib/rpm/rpmdb.sqlite", Mode: 0o644, Size: int64(len(sqlite))}, Content: sqlite}
+	if err := rpm.New().Analyze(context.Background(), f, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Owned) != 1 || r.Owned[0].Package != "customs-owned" || len(r.Owned[0].Files) != len(want) || len(want) != 2 {
+		t.Fatalf("owned %+v, rpm says %v", r.Owned, want)
+	}
+	for _, o := range r.Owned[0].Files {
+		if o != want[o.Path] {
+			t.Errorf("file %+v, rpm says %+v", o, want[o.Path])
+		}
+	}
+	if h := r.Owned[0].Files; h[1].Path != "usr/bin/helper" || h[1].Mode != 0o4755 {
+		t.Errorf("helper %+v", h[1])
+	}
+}
