@@ -1,25 +1,28 @@
 // Package yara compiles YARA rules from files and matches them against
 // content in memory, through github.com/Velocidex/go-yara, which compiles
 // libyara 4.5 from the C sources it bundles: building needs only gcc, no
-// system YARA library.
+// system YARA library. A customs built without cgo has no YARA: Load then
+// fails with ErrUnavailable (see Available).
 package yara
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
-
-	goyara "github.com/Velocidex/go-yara"
 )
+
+// ErrUnavailable is Load's error in a build without cgo.
+var ErrUnavailable = errors.New("this customs was built without cgo: YARA rules are not available")
 
 // Rules is a compiled rule set, safe for concurrent scanning.
 type Rules struct {
-	rules *goyara.Rules
+	rules compiled
 	ident string
 	// Files lists the rule files compiled.
 	Files []string
@@ -28,8 +31,16 @@ type Rules struct {
 // Timeout bounds one scan.
 const Timeout = 30 * time.Second
 
+// source is one rule file's name and text.
+type source struct {
+	name, text string
+}
+
 // Load compiles a rule file, or every .yar and .yara file in a directory.
 func Load(path string) (*Rules, error) {
+	if !Available {
+		return nil, ErrUnavailable
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("yara rules: %w", err)
@@ -52,12 +63,8 @@ func Load(path string) (*Rules, error) {
 			return nil, fmt.Errorf("yara rules: no .yar or .yara files in %s", path)
 		}
 	}
-	c, err := goyara.NewCompiler()
-	if err != nil {
-		return nil, fmt.Errorf("yara: %w", err)
-	}
-	defer c.Destroy()
 	id := sha256.New()
+	srcs := make([]source, 0, len(files))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -65,23 +72,13 @@ func Load(path string) (*Rules, error) {
 		}
 		fmt.Fprintf(id, "%s\x00", filepath.Base(f))
 		id.Write(b)
-		if err := c.AddString(string(b), ""); err != nil {
-			return nil, fmt.Errorf("yara rules %s: %w%s", f, err, compileErrors(c))
-		}
+		srcs = append(srcs, source{name: f, text: string(b)})
 	}
-	r, err := c.GetRules()
+	c, err := compile(srcs)
 	if err != nil {
-		return nil, fmt.Errorf("yara rules: %w%s", err, compileErrors(c))
+		return nil, err
 	}
-	return &Rules{rules: r, ident: hex.EncodeToString(id.Sum(nil)), Files: files}, nil
-}
-
-func compileErrors(c *goyara.Compiler) string {
-	var b strings.Builder
-	for _, m := range c.Errors {
-		fmt.Fprintf(&b, "\n  line %d: %s", m.Line, m.Text)
-	}
-	return b.String()
+	return &Rules{rules: c, ident: hex.EncodeToString(id.Sum(nil)), Files: files}, nil
 }
 
 // Identity is a digest of the rule files, for cache keys.
@@ -97,24 +94,4 @@ type Match struct {
 }
 
 // Scan returns the rules that match data.
-func (r *Rules) Scan(data []byte) ([]Match, error) {
-	var ms goyara.MatchRules
-	if err := r.rules.ScanMem(data, goyara.ScanFlagsFastMode, Timeout, &ms); err != nil {
-		return nil, err
-	}
-	out := make([]Match, 0, len(ms))
-	for _, m := range ms {
-		x := Match{Rule: m.Rule, Namespace: m.Namespace}
-		for _, meta := range m.Metas {
-			s, _ := meta.Value.(string)
-			switch meta.Identifier {
-			case "description":
-				x.Description = s
-			case "severity":
-				x.Severity = s
-			}
-		}
-		out = append(out, x)
-	}
-	return out, nil
-}
+func (r *Rules) Scan(data []byte) ([]Match, error) { return r.rules.scan(data) }
