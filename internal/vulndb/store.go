@@ -38,10 +38,8 @@ CREATE TABLE IF NOT EXISTS affected(
 	modified TEXT NOT NULL, withdrawn INTEGER NOT NULL, entries BLOB NOT NULL,
 	PRIMARY KEY(base, name, ecosystem, source, id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS affected_source ON affected(source, id);
-CREATE TABLE IF NOT EXISTS known(
-	id TEXT NOT NULL, source TEXT NOT NULL, rid TEXT NOT NULL,
-	PRIMARY KEY(id, source, rid)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS known_record ON known(source, rid);
+CREATE INDEX IF NOT EXISTS records_id ON records(id);
+CREATE TABLE IF NOT EXISTS known(id TEXT NOT NULL, rid TEXT NOT NULL, PRIMARY KEY(id, rid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ecosystems(
 	ecosystem TEXT PRIMARY KEY, records INTEGER NOT NULL, modified TEXT NOT NULL, fetched_at TEXT NOT NULL);
 `
@@ -103,8 +101,11 @@ func newDB(db *sql.DB, p string) (*DB, error) {
 		d.candidates.Close()
 		return nil, err
 	}
-	if d.byID, err = db.Prepare(`SELECT DISTINCT k.value, r.source, r.id, r.modified, r.data FROM json_each(?) k
-		JOIN known i ON i.id = k.value JOIN records r ON r.source = i.source AND r.id = i.rid`); err != nil {
+	if d.byID, err = db.Prepare(`SELECT k.value, r.source, r.id, r.modified, r.data FROM json_each(?1) k
+		JOIN records r ON r.id = k.value
+		UNION ALL
+		SELECT k.value, r.source, r.id, r.modified, r.data FROM json_each(?1) k
+		JOIN known i ON i.id = k.value JOIN records r ON r.id = i.rid`); err != nil {
 		d.candidates.Close()
 		d.records.Close()
 		return nil, err
@@ -545,7 +546,8 @@ type Builder struct {
 	tx     *sql.Tx
 	insRec *sql.Stmt
 	insAff *sql.Stmt
-	// insKnown indexes a record under its id, aliases and upstream ids.
+	// insKnown indexes a record under its aliases and upstream ids (the
+	// records table is indexed by id).
 	insKnown *sql.Stmt
 	counts   map[string]int
 	seen     map[string]map[string]bool
@@ -624,7 +626,7 @@ func newBuilder(ctx context.Context, db *sql.DB) (*Builder, error) {
 		tx.Rollback()
 		return nil, err
 	}
-	if b.insKnown, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO known(id, source, rid) VALUES(?, ?, ?)`); err != nil {
+	if b.insKnown, err = tx.PrepareContext(ctx, `INSERT OR IGNORE INTO known(id, rid) VALUES(?, ?)`); err != nil {
 		tx.Rollback()
 		return nil, err
 	}
@@ -633,7 +635,7 @@ func newBuilder(ctx context.Context, db *sql.DB) (*Builder, error) {
 
 // Begin removes every record of source, so that it can be filled anew.
 func (b *Builder) Begin(ctx context.Context, source string) error {
-	for _, q := range []string{`DELETE FROM records WHERE source = ?`, `DELETE FROM affected WHERE source = ?`, `DELETE FROM known WHERE source = ?`, `DELETE FROM sources WHERE source = ?`} {
+	for _, q := range []string{`DELETE FROM records WHERE source = ?`, `DELETE FROM affected WHERE source = ?`, `DELETE FROM sources WHERE source = ?`} {
 		if _, err := b.tx.ExecContext(ctx, q, source); err != nil {
 			return err
 		}
@@ -656,10 +658,8 @@ func (b *Builder) Add(ctx context.Context, source string, r *Record) error {
 		b.seen[source] = seen
 	}
 	if seen[r.ID] {
-		for _, q := range []string{`DELETE FROM affected WHERE source = ? AND id = ?`, `DELETE FROM known WHERE source = ? AND rid = ?`} {
-			if _, err := b.tx.ExecContext(ctx, q, source, r.ID); err != nil {
-				return err
-			}
+		if _, err := b.tx.ExecContext(ctx, `DELETE FROM affected WHERE source = ? AND id = ?`, source, r.ID); err != nil {
+			return err
 		}
 	} else {
 		seen[r.ID] = true
@@ -668,12 +668,12 @@ func (b *Builder) Add(ctx context.Context, source string, r *Record) error {
 	if _, err := b.insRec.ExecContext(ctx, source, r.ID, r.Modified, data); err != nil {
 		return err
 	}
-	for _, names := range [][]string{{r.ID}, r.Aliases, r.Upstream} {
+	for _, names := range [][]string{r.Aliases, r.Upstream} {
 		for _, n := range names {
-			if n = strings.TrimSpace(n); n == "" {
+			if n = strings.TrimSpace(n); n == "" || n == r.ID {
 				continue
 			}
-			if _, err := b.insKnown.ExecContext(ctx, n, source, r.ID); err != nil {
+			if _, err := b.insKnown.ExecContext(ctx, n, r.ID); err != nil {
 				return err
 			}
 		}
@@ -713,6 +713,11 @@ func (b *Builder) commit(ctx context.Context) error {
 	b.insRec.Close()
 	b.insAff.Close()
 	b.insKnown.Close()
+	// Names of records no source holds any more.
+	if _, err := b.tx.ExecContext(ctx, `DELETE FROM known WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = known.rid)`); err != nil {
+		b.tx.Rollback()
+		return err
+	}
 	if _, err := b.tx.ExecContext(ctx, `DELETE FROM ecosystems`); err != nil {
 		b.tx.Rollback()
 		return err
