@@ -10,11 +10,12 @@ import (
 )
 
 func TestDriftStore(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "tags.json")
+	p := filepath.Join(t.TempDir(), "registry.db")
 	s, err := OpenDriftStore(p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	now := t0
 	s.now = func() time.Time { return now }
@@ -27,10 +28,12 @@ func TestDriftStore(t *testing.T) {
 		t.Fatalf("same digest: %v %v", f, err)
 	}
 	// A new process sees the stored record.
+	s.Close()
 	s, err = OpenDriftStore(p)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer s.Close()
 	now = t0.Add(48 * time.Hour)
 	s.now = func() time.Time { return now }
 	f, err := s.Observe(tag, d2)
@@ -47,10 +50,11 @@ func TestDriftStore(t *testing.T) {
 	if f, _ := s.Observe("registry.example/team/app:2", d1); f != nil {
 		t.Error("another tag with the same digest reported as drift")
 	}
-	if err := os.WriteFile(p, []byte("{not json"), 0o600); err != nil {
+	bad := filepath.Join(t.TempDir(), "registry.db")
+	if err := os.WriteFile(bad, []byte("not a database, not at all: some text long enough to be read as a header"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenDriftStore(p); err == nil {
+	if _, err := OpenDriftStore(bad); err == nil {
 		t.Error("corrupt store opened without error")
 	}
 }

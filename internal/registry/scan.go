@@ -2,14 +2,9 @@ package registry
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,7 +36,8 @@ type ScanOptions struct {
 	// Scan runs the image pipeline on one reference (repo@digest).
 	Scan ScanFunc
 	// StateDir, when set, holds each finished image's result keyed by
-	// digest and DBVersion, so a rerun skips it.
+	// digest and DBVersion, so a rerun skips it: a SQLite database,
+	// StateDir/state.db, that concurrent runs may share.
 	StateDir  string
 	DBVersion string
 	// Drift, when set, records every tag's digest and reports moved tags.
@@ -114,6 +110,13 @@ func Scan(ctx context.Context, registryAddr string, opt ScanOptions) (*ScanRepor
 		return nil, fmt.Errorf("registry address %q: %w", registryAddr, err)
 	}
 	rep := &ScanReport{Registry: reg.Name(), CreatedAt: time.Now().UTC(), DBVersion: opt.DBVersion}
+	var state *stateStore
+	if opt.StateDir != "" {
+		if state, err = openState(opt.StateDir); err != nil {
+			return nil, err
+		}
+		defer state.Close()
+	}
 	repos, err := listRepos(ctx, reg, opt)
 	if err != nil {
 		return nil, err
@@ -131,7 +134,7 @@ func Scan(ctx context.Context, registryAddr string, opt ScanOptions) (*ScanRepor
 	g.SetLimit(opt.Parallel)
 	for i, tg := range targets {
 		g.Go(func() error {
-			r := scanOne(gctx, tg, opt, sched)
+			r := scanOne(gctx, tg, opt, sched, state)
 			results[i] = r
 			mu.Lock()
 			done++
@@ -177,7 +180,7 @@ func Scan(ctx context.Context, registryAddr string, opt ScanOptions) (*ScanRepor
 	return rep, nil
 }
 
-func scanOne(ctx context.Context, tg target, opt ScanOptions, sched *scheduler) ImageResult {
+func scanOne(ctx context.Context, tg target, opt ScanOptions, sched *scheduler, state *stateStore) ImageResult {
 	var drift []model.Finding
 	if opt.Drift != nil {
 		for _, r := range tg.refs {
@@ -186,11 +189,8 @@ func scanOne(ctx context.Context, tg target, opt ScanOptions, sched *scheduler) 
 			}
 		}
 	}
-	statePath := ""
-	if opt.StateDir != "" {
-		h := sha256.Sum256([]byte(opt.DBVersion + "\n" + tg.digest))
-		statePath = filepath.Join(opt.StateDir, hex.EncodeToString(h[:])+".json")
-		if r, ok := loadState(statePath); ok {
+	if state != nil {
+		if r, ok := state.load(opt.DBVersion, tg.digest); ok {
 			r.Refs, r.Resumed = tg.refs, true
 			r.LayersCached, r.LayersWalked = 0, 0 // nothing was read this run
 			r.Findings = append(r.Findings, drift...)
@@ -209,8 +209,8 @@ func scanOne(ctx context.Context, tg target, opt ScanOptions, sched *scheduler) 
 	if err != nil {
 		r.Error = err.Error()
 	}
-	if err == nil && statePath != "" {
-		saveState(statePath, r)
+	if err == nil && state != nil {
+		_ = state.save(opt.DBVersion, r) // a state that cannot be written only costs a rescan
 	}
 	r.Findings = append(r.Findings, drift...)
 	r.Summary = summarize(r.Findings)
@@ -231,34 +231,6 @@ func summarize(fs []model.Finding) map[string]map[string]int {
 		s[c][string(sev)]++
 	}
 	return s
-}
-
-// maxState bounds a stored image result.
-const maxState = 32 << 20
-
-func loadState(p string) (ImageResult, bool) {
-	var r ImageResult
-	fi, err := os.Stat(p)
-	if err != nil || fi.Size() > maxState {
-		return r, false
-	}
-	b, err := os.ReadFile(p)
-	if err != nil || json.Unmarshal(b, &r) != nil || r.Error != "" {
-		return ImageResult{}, false
-	}
-	return r, true
-}
-
-func saveState(p string, r ImageResult) {
-	r.Refs, r.Summary = nil, nil
-	b, err := json.Marshal(r)
-	if err != nil || os.MkdirAll(filepath.Dir(p), 0o755) != nil {
-		return
-	}
-	tmp := p + ".tmp"
-	if os.WriteFile(tmp, b, 0o644) == nil {
-		_ = os.Rename(tmp, p) // a state that cannot be written only costs a rescan
-	}
 }
 
 func listRepos(ctx context.Context, reg name.Registry, opt ScanOptions) ([]string, error) {
