@@ -134,7 +134,7 @@ func writeStatus(w io.Writer, st *vulndb.Status, skipped string) {
 		if len(st.Sources) == 1 {
 			from = "source"
 		}
-		fmt.Fprintf(w, "Records:  %d advisory records from %d %s\n", st.Records, len(st.Sources), from)
+		fmt.Fprintf(w, "Records:  %d advisory records from %d %s, naming packages of %d ecosystems (--json lists them)\n", st.Records, len(st.Sources), from, len(st.Ecosystems))
 	}
 	if skipped != "" {
 		fmt.Fprintf(w, "Skipped:  %s\n", skipped)

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,6 +38,25 @@ func TestDBImportRejectsGarbage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, status, _ := runDB(t, "status", "--db-dir", dir)
+	code, js, _ := runDB(t, "status", "--json", "--db-dir", dir)
+	var st struct {
+		Records    int `json:"records"`
+		Ecosystems []struct {
+			Ecosystem string `json:"ecosystem"`
+			Records   int    `json:"records"`
+		} `json:"ecosystems"`
+	}
+	if err := json.Unmarshal([]byte(js), &st); err != nil || code != 0 {
+		t.Fatalf("status --json: exit %d %v\n%s", code, err, js)
+	}
+	perEco := map[string]int{}
+	for _, e := range st.Ecosystems {
+		perEco[e.Ecosystem] = e.Records
+	}
+	// DSA-5514-1 and DSA-5532-1 name Debian 12; the CVE record names no package.
+	if st.Records != len(files) || perEco["Debian:12"] != 2 || perEco["npm"] != 2 || !strings.Contains(status, "ecosystems") {
+		t.Errorf("status %+v\n%s", st, status)
+	}
 
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)

@@ -284,14 +284,14 @@ func (d *DB) Lookup(ctx context.Context, base, name string) ([]*Record, error) {
 // EcosystemInfo says how much advisory data the database holds for one
 // exact ecosystem ("Debian:12", "npm").
 type EcosystemInfo struct {
-	Ecosystem string
+	Ecosystem string `json:"ecosystem"`
 	// Records counts the records that are not withdrawn and name a
 	// package of the ecosystem.
-	Records int
+	Records int `json:"records"`
 	// Modified is the newest "modified" of those records ("" when none
 	// has one); FetchedAt the newest fetch time of the sources holding them.
-	Modified  string
-	FetchedAt time.Time
+	Modified  string    `json:"modified,omitempty"`
+	FetchedAt time.Time `json:"fetched_at"`
 }
 
 // Ecosystems lists the exact ecosystems the database holds records for,
@@ -399,6 +399,8 @@ type Status struct {
 	Size    int64    `json:"size,omitempty"`
 	Records int      `json:"records"`
 	Sources []Source `json:"sources"`
+	// Ecosystems lists the exact ecosystems records name, with their counts.
+	Ecosystems []EcosystemInfo `json:"ecosystems"`
 }
 
 // Oldest is the fetch time of the least recently fetched source (zero when
@@ -427,6 +429,9 @@ func (d *DB) Status(ctx context.Context) (*Status, error) {
 	}
 	st.Sources = srcs
 	if err := d.db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT id) FROM records`).Scan(&st.Records); err != nil {
+		return nil, err
+	}
+	if st.Ecosystems, err = d.Ecosystems(ctx); err != nil {
 		return nil, err
 	}
 	return st, nil
