@@ -48,7 +48,11 @@ func OpenDriftStore(path string) (*DriftStore, error) {
 		return nil, fmt.Errorf("tag store: %w", err)
 	}
 	s := &DriftStore{db: db, now: time.Now}
-	if err := s.importJSON(filepath.Join(filepath.Dir(path), "tags.json")); err != nil {
+	legacy := filepath.Join(filepath.Dir(path), "tags.json")
+	if filepath.Clean(path) == legacy {
+		legacy = "" // the database itself was given that name
+	}
+	if err := s.importJSON(legacy); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("tag store: %w", err)
 	}
@@ -61,6 +65,9 @@ func (s *DriftStore) Close() error { return s.db.Close() }
 // importJSON adds the records of an older JSON tag store to the database
 // (records already there win) and renames the file.
 func (s *DriftStore) importJSON(p string) error {
+	if p == "" {
+		return nil
+	}
 	fi, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil

@@ -97,6 +97,18 @@ func TestDriftStoreImportsTheJSONStore(t *testing.T) {
 	if f, _ := s.Observe("reg.example/app:1", "sha256:22"); f == nil {
 		t.Error("drift from an imported record not reported")
 	}
+	// A database named tags.json (a caller not yet moved to registry.db)
+	// does not try to import itself.
+	other := t.TempDir()
+	s2, err := OpenDriftStore(filepath.Join(other, "tags.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close()
+	if s2, err = OpenDriftStore(filepath.Join(other, "tags.json")); err != nil {
+		t.Fatalf("reopening a database named tags.json: %v", err)
+	}
+	s2.Close()
 	// The JSON store itself is not a database.
 	if _, err := OpenDriftStore(filepath.Join(dir, "tags.json.imported")); err == nil || !strings.Contains(err.Error(), "JSON file") {
 		t.Errorf("opening the JSON file as the database: %v", err)
