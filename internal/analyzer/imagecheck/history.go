@@ -22,6 +22,9 @@ const (
 type Instruction struct {
 	Op   string
 	Args string
+	// Legacy is set for the classic builder's "#(nop)" form, whose ADD and
+	// COPY arguments read "<source> in <destination>".
+	Legacy bool
 }
 
 // ParseCreatedBy reads a history entry's created_by as written by the
@@ -35,7 +38,7 @@ func ParseCreatedBy(s string) Instruction {
 	s = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(s), "# buildkit"))
 	if rest, ok := strings.CutPrefix(s, "/bin/sh -c #(nop)"); ok {
 		op, args, _ := strings.Cut(strings.TrimSpace(rest), " ")
-		return Instruction{Op: strings.ToUpper(op), Args: strings.TrimSpace(args)}
+		return Instruction{Op: strings.ToUpper(op), Args: strings.TrimSpace(args), Legacy: true}
 	}
 	op, args, _ := strings.Cut(s, " ")
 	if op != "" && op == strings.ToUpper(op) && isLetters(op) {
@@ -94,7 +97,16 @@ func historyChecks(img *analyzer.Image) []model.Finding {
 		for _, id := range InstructionChecks(in) {
 			f := check.Finding(id)
 			f.Location = fmt.Sprintf("history[%d]", i)
-			out = append(out, check.With(f, "instruction", in.Op))
+			f = check.With(f, "instruction", in.Op)
+			if in.Op == "ADD" {
+				add := ClassifyADD(in)
+				f = check.With(f, "source", add.Source)
+				if add.Checksum {
+					f.Severity = model.Low
+					f = check.With(f, "checksum", "pinned with ADD --checksum")
+				}
+			}
+			out = append(out, f)
 		}
 	}
 	return out
@@ -119,8 +131,11 @@ func InstructionChecks(in Instruction) []string {
 			ids = append(ids, check.HistoryChmod777)
 		}
 	case "ADD":
-		if id := addCheck(in.Args); id != "" {
-			ids = append(ids, id)
+		switch add := ClassifyADD(in); {
+		case add.Remote:
+			ids = append(ids, check.HistoryAddRemote)
+		case add.Local:
+			ids = append(ids, check.HistoryAddLocal)
 		}
 	}
 	return ids
@@ -129,59 +144,73 @@ func InstructionChecks(in Instruction) []string {
 // archiveSuffixes are the local sources that ADD extracts, which COPY cannot.
 var archiveSuffixes = []string{".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tbz", ".tar.xz", ".txz", ".tar.zst", ".tzst", ".tar.lz", ".tar.lzma"}
 
-// addCheck judges an ADD instruction's arguments.
-func addCheck(args string) string {
-	// Classic builder: "file:<digest> in /dst" or "dir:<digest> in /dst".
-	// A file may be an archive, so only a directory is known to need no ADD.
-	if strings.HasPrefix(args, "dir:") {
-		return check.HistoryAddLocal
-	}
-	if strings.HasPrefix(args, "file:") || strings.HasPrefix(args, "multi:") {
-		return ""
-	}
+// ADD is what an ADD instruction fetches.
+type ADD struct {
+	// Remote: a source is a URL (http, https, git). Checksum: the
+	// instruction pins it with --checksum.
+	Remote, Checksum bool
+	// Local: every source is local and COPY would do, as none is known to
+	// be an archive for ADD to extract. A classic builder's "file:<digest>"
+	// source may be an archive (a base image's root filesystem always is),
+	// so it is not Local; its "dir:<digest>" source is.
+	Local bool
+	// Source is the first source, printable and bounded, for findings.
+	Source string
+}
+
+// ClassifyADD reads an ADD instruction's sources, in BuildKit's form
+// ("[--flags] src... dest", or JSON) and the classic builder's
+// ("[--chown=u:g] file:<digest> in /dest", "dir:<digest> in /dest",
+// "https://... in /dest").
+func ClassifyADD(in Instruction) ADD {
+	args := in.Args
 	var words []string
 	if strings.HasPrefix(args, "[") {
 		if err := json.Unmarshal([]byte(args), &words); err != nil {
-			return ""
+			return ADD{}
 		}
 	} else {
 		words = strings.Fields(args)
 	}
-	checksum := false
+	var add ADD
 	var srcs []string
 	for _, w := range words {
 		if strings.HasPrefix(w, "--") {
-			checksum = checksum || strings.HasPrefix(w, "--checksum=")
+			add.Checksum = add.Checksum || strings.HasPrefix(w, "--checksum=")
 			continue
 		}
 		srcs = append(srcs, w)
 	}
+	if in.Legacy && len(srcs) >= 3 && srcs[len(srcs)-2] == "in" {
+		srcs = append(srcs[:len(srcs)-2], srcs[len(srcs)-1])
+	}
 	if len(srcs) < 2 {
-		return ""
+		return ADD{}
 	}
 	srcs = srcs[:len(srcs)-1] // the last word is the destination
-	remote, archive := false, true
+	add.Source = quote(srcs[0])
+	local, archive := false, true
 	for _, s := range srcs {
 		ls := strings.ToLower(s)
-		if strings.HasPrefix(ls, "http://") || strings.HasPrefix(ls, "https://") || strings.HasPrefix(ls, "git@") {
-			remote = true
+		switch {
+		case strings.HasPrefix(ls, "http://") || strings.HasPrefix(ls, "https://") || strings.HasPrefix(ls, "git@"):
+			add.Remote = true
 			continue
-		}
-		isArchive := false
-		for _, suf := range archiveSuffixes {
-			if strings.HasSuffix(ls, suf) {
-				isArchive = true
+		case strings.HasPrefix(ls, "dir:"):
+			archive = false
+		case strings.HasPrefix(ls, "file:") || strings.HasPrefix(ls, "multi:"):
+		default:
+			isArchive := false
+			for _, suf := range archiveSuffixes {
+				if strings.HasSuffix(ls, suf) {
+					isArchive = true
+				}
 			}
+			archive = archive && isArchive
 		}
-		archive = archive && isArchive
+		local = true
 	}
-	switch {
-	case remote && !checksum:
-		return check.HistoryAddRemote
-	case remote:
-		return ""
-	case !archive:
-		return check.HistoryAddLocal
-	}
-	return ""
+	add.Local = local && !archive && !add.Remote
+	add.Checksum = add.Checksum && add.Remote
+	return add
 }

@@ -66,6 +66,13 @@ func clean() image {
 // checks, returning every misconfiguration finding as "id@where".
 func findings(t *testing.T, im image, opt imagecheck.Options) []string {
 	t.Helper()
+	return ids(scanFindings(t, im, opt))
+}
+
+// scanFindings scans im with the fsmeta layer analyzer and runs the
+// image-level checks, returning the layer and image findings.
+func scanFindings(t *testing.T, im image, opt imagecheck.Options) []model.Finding {
+	t.Helper()
 	var layers []v1.Layer
 	for _, es := range im.layers {
 		layers = append(layers, testimage.Layer(t, es...))
@@ -90,7 +97,7 @@ func findings(t *testing.T, im image, opt imagecheck.Options) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ids(append(res.Findings, got...))
+	return append(res.Findings, got...)
 }
 
 func imageOf(res *scan.Result, im image) *analyzer.Image {
@@ -213,7 +220,6 @@ func TestChecks(t *testing.T) {
 			"history-pipe-to-shell@history[5]", "history-pkg-upgrade@history[4]", "history-update-alone@history[3]"}},
 		{"careful history", with(history(
 			"ADD alpine-minirootfs-3.19.1-x86_64.tar.gz / # buildkit",
-			"ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.com/tool.tar.gz /opt/ # buildkit",
 			"RUN /bin/sh -c apt-get update && apt-get install -y --no-install-recommends curl && rm -rf /var/lib/apt/lists/* # buildkit",
 			"RUN /bin/sh -c curl -fsSLo /tmp/install.sh https://example.com/install.sh && sha256sum -c sums && sh /tmp/install.sh # buildkit",
 			"RUN /bin/sh -c chmod 1777 /scratch && chmod 755 /app # buildkit",
@@ -280,4 +286,48 @@ func TestEOLFindingSaysWhichDate(t *testing.T) {
 		}
 	}
 	t.Fatal("no os-eol finding")
+}
+
+// TestHistoryADD: ADD of a URL is MEDIUM, LOW when --checksum pins it; ADD
+// of a local file or directory where COPY would do is LOW; ADD of a local
+// archive, which only ADD extracts, and the classic builder's
+// "file:<digest>" (a base image's root filesystem tarball, or a file it
+// cannot tell from one) are not reported. Both the classic builder's and
+// BuildKit's history forms.
+func TestHistoryADD(t *testing.T) {
+	im := clean()
+	im.history = []string{
+		"/bin/sh -c #(nop) ADD file:5d6b639e8b6bcc01122b4d3e7ef0d3cd7c1d5e7d31b5b3a0ab4d9a5d5d3a2b1c in / ",
+		"/bin/sh -c #(nop) ADD dir:4567ef0123 in /app ",
+		"/bin/sh -c #(nop) ADD --chown=app:app file:0a1b2c3d in /etc/app.conf ",
+		"/bin/sh -c #(nop) ADD https://github.com/krallin/tini/releases/download/v0.19.0/tini in /tini ",
+		"ADD https://example.com/tool.tar.gz /opt/ # buildkit",
+		"ADD --checksum=sha256:24454f830cdb571e2c4ad15481119c43b3cafd48dd869a9b2945d1036d1dc68d https://example.com/tool.tar.gz /opt/ # buildkit",
+		"ADD --chmod=755 app.py config.yaml /app/ # buildkit",
+		"ADD alpine-minirootfs-3.19.1-x86_64.tar.gz / # buildkit",
+		`ADD ["https://example.com/a b.txt", "/data/"] # buildkit`,
+		"ADD --keep-git-dir=true https://github.com/moby/buildkit.git#v0.12.0 /src # buildkit",
+		"COPY --from=build /out/app /app # buildkit",
+	}
+	var got []string
+	for _, f := range scanFindings(t, im, imagecheck.Options{}) {
+		if strings.HasPrefix(f.ID, "history-add") {
+			got = append(got, f.Location+" "+f.ID+" "+string(f.Severity)+" "+f.Extra["source"])
+			if (f.Extra["checksum"] != "") != (f.Location == "history[5]") || f.Extra["cis"] != "4.9" {
+				t.Errorf("%s: details %v", f.Location, f.Extra)
+			}
+		}
+	}
+	want := []string{
+		"history[1] history-add-local LOW dir:4567ef0123",
+		"history[3] history-add-remote MEDIUM https://github.com/krallin/tini/releases/download/v0.19.0/tini",
+		"history[4] history-add-remote MEDIUM https://example.com/tool.tar.gz",
+		"history[5] history-add-remote LOW https://example.com/tool.tar.gz",
+		"history[6] history-add-local LOW app.py",
+		"history[8] history-add-remote MEDIUM https://example.com/a b.txt",
+		"history[9] history-add-remote MEDIUM https://github.com/moby/buildkit.git#v0.12.0",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n %s\nwant\n %s", strings.Join(got, "\n "), strings.Join(want, "\n "))
+	}
 }
