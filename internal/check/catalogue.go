@@ -29,6 +29,9 @@ type Check struct {
 	SeverityNote string         `json:"severity_note,omitempty"`
 	// CIS is the CIS Docker Benchmark (v1.6) section, when one applies.
 	CIS string `json:"cis,omitempty"`
+	// References names other benchmarks or documents behind the check
+	// (a CIS Linux benchmark recommendation, a manual page).
+	References []string `json:"references,omitempty"`
 	// Remediation says how to fix what the check finds.
 	Remediation string `json:"remediation"`
 }
@@ -65,10 +68,16 @@ const (
 	TagUnpinned        = "tag-unpinned"
 	OSEndOfLife        = "os-eol"
 	ImageAge           = "image-age"
+	SSHDRootLogin      = "sshd-permit-root-login"
+	SSHDPasswordAuth   = "sshd-password-authentication"
+	SSHDEmptyPasswords = "sshd-permit-empty-passwords"
 )
 
 // DefaultMaxImageAgeDays is how old an image may be before image-age fires.
 const DefaultMaxImageAgeDays = 365
+
+// sshdManual is the manual page that defines sshd's keywords and defaults.
+const sshdManual = "sshd_config(5), OpenSSH"
 
 // cisUnneeded is the CIS section on unnecessary packages.
 const cisUnneeded = "4.3"
@@ -141,6 +150,18 @@ var catalogue = []Check{
 		Remediation: "Rebuild on a supported release of the distribution; an end-of-life release gets no security fixes."},
 	{ID: ImageAge, Title: "Image older than the allowed age", Severity: model.Low, CIS: "4.4",
 		Remediation: "Rebuild the image regularly so it picks up the base image's and packages' security fixes."},
+	{ID: SSHDRootLogin, Title: "sshd lets root log in", Severity: model.High, CIS: "5.6",
+		SeverityNote: "HIGH for PermitRootLogin yes; MEDIUM for prohibit-password (the OpenSSH default) when a root authorized key is baked into the image",
+		References:   []string{"CIS Linux benchmarks: Ensure sshd PermitRootLogin is disabled", sshdManual},
+		Remediation:  "Set `PermitRootLogin no` in /etc/ssh/sshd_config (before any other PermitRootLogin line: sshd keeps the first value it reads) and remove keys from /root/.ssh/authorized_keys; better, remove the SSH server."},
+	{ID: SSHDPasswordAuth, Title: "sshd accepts passwords and an account has one", Severity: model.High, CIS: "5.6",
+		SeverityNote: "LOW when PasswordAuthentication yes is set explicitly but no account that sshd would admit has a usable password",
+		References:   []string{sshdManual},
+		Remediation:  "Set `PasswordAuthentication no` (first in sshd_config or a drop-in it includes first) and lock the accounts' passwords (`passwd -l`); use keys or, better, remove the SSH server."},
+	{ID: SSHDEmptyPasswords, Title: "sshd accepts empty passwords", Severity: model.High, CIS: "5.6",
+		SeverityNote: "CRITICAL when password authentication is on and an account sshd would admit has an empty password",
+		References:   []string{"CIS Linux benchmarks: Ensure sshd PermitEmptyPasswords is disabled", sshdManual},
+		Remediation:  "Remove `PermitEmptyPasswords yes` (the default is no) and give every account a locked or real password."},
 }
 
 var byID = func() map[string]*Check {

@@ -1,9 +1,13 @@
 // Package fsmeta is a layer analyzer that looks at file metadata: setuid and
 // setgid files, world-writable files and directories, remote-access servers
 // found by their binary path, busybox binaries with server applets, package
-// manager caches and /etc/ld.so.preload. It also keeps small account and
-// super-server files (etc/passwd, etc/group, inetd and xinetd files)
-// for the image-level checks in package imagecheck.
+// manager caches and /etc/ld.so.preload. It also keeps small files for the
+// image-level checks in package imagecheck: account and super-server files
+// (etc/passwd, etc/group, inetd and xinetd files), sshd's configuration
+// (etc/ssh/sshd_config and the files of etc/ssh/sshd_config.d), root's
+// authorized keys (root/.ssh/authorized_keys and authorized_keys2), and
+// etc/shadow redacted to each account's password state (see RedactShadow):
+// no password hash is kept or cached.
 package fsmeta
 
 import (
@@ -17,12 +21,16 @@ import (
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
+	"github.com/customs-scanner/customs/internal/analyzer/shadow"
 	"github.com/customs-scanner/customs/internal/check"
 	"github.com/customs-scanner/customs/internal/model"
 )
 
 // MaxKeep is the largest file the analyzer keeps for image-level checks.
 const MaxKeep = 256 << 10
+
+// MaxSSHDDropIns bounds the files of etc/ssh/sshd_config.d kept per layer.
+const MaxSSHDDropIns = 64
 
 // maxBusybox bounds the busybox binaries searched for applet names.
 const maxBusybox = 16 << 20
@@ -55,7 +63,7 @@ var emits = map[string]bool{
 func (*Analyzer) Name() string { return "fsmeta" }
 
 // Version implements analyzer.Analyzer.
-func (*Analyzer) Version() int { return 1 }
+func (*Analyzer) Version() int { return 3 }
 
 // ConfigKey implements analyzer.Configured: the skipped checks change what
 // a layer's result holds.
@@ -70,8 +78,75 @@ func (a *Analyzer) ConfigKey() string {
 
 // Kept reports whether the analyzer keeps the file at p for image-level checks.
 func Kept(p string) bool {
-	return analyzer.PathIs(p, "etc/passwd", "etc/group", "etc/inetd.conf", "etc/xinetd.conf", "etc/ld.so.preload") ||
-		path.Dir(p) == "etc/xinetd.d" || path.Dir(p) == "etc/inetd.d"
+	return analyzer.PathIs(p, "etc/passwd", "etc/group", "etc/shadow", "etc/inetd.conf", "etc/xinetd.conf", "etc/ld.so.preload",
+		"etc/ssh/sshd_config", "root/.ssh/authorized_keys", "root/.ssh/authorized_keys2") ||
+		path.Dir(p) == "etc/xinetd.d" || path.Dir(p) == "etc/inetd.d" || path.Dir(p) == sshdDropIns
+}
+
+// sshdDropIns is the directory of sshd configuration drop-in files.
+const sshdDropIns = "etc/ssh/sshd_config.d"
+
+// keep stores a kept file in r: etc/shadow redacted, at most MaxSSHDDropIns
+// sshd drop-in files per layer, the others as they are.
+func keep(f *analyzer.File, r *analyzer.Result) {
+	p := f.Path
+	switch {
+	case p == "etc/shadow":
+		r.Keep(p, RedactShadow(f.Content))
+	case path.Dir(p) == sshdDropIns:
+		n := 0
+		for q := range r.Files {
+			if path.Dir(q) == sshdDropIns {
+				n++
+			}
+		}
+		if n >= MaxSSHDDropIns {
+			r.Warn(p, fmt.Sprintf("more than %d files in %s; not checked", MaxSSHDDropIns, sshdDropIns))
+			return
+		}
+		r.Keep(p, f.Content)
+	default:
+		r.Keep(p, f.Content)
+	}
+}
+
+// Password states in a redacted shadow file.
+const (
+	PasswordLocked = "locked"
+	PasswordEmpty  = "empty"
+	PasswordUsable = "usable"
+)
+
+// RedactShadow turns an /etc/shadow file into the form the analyzer keeps:
+// one line "name:state" per account, state being locked, empty or usable
+// as package shadow classifies the password field. The hashes are dropped.
+func RedactShadow(b []byte) []byte {
+	var out []byte
+	for _, a := range shadow.Parse(b) {
+		state := PasswordLocked
+		switch a.State() {
+		case shadow.Empty:
+			state = PasswordEmpty
+		case shadow.Usable:
+			state = PasswordUsable
+		}
+		out = fmt.Appendf(out, "%s:%s\n", a.Name, state)
+	}
+	return out
+}
+
+// ShadowStates reads a shadow file redacted by RedactShadow: the password
+// state of each account, by name.
+func ShadowStates(b []byte) map[string]string {
+	m := map[string]string{}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if name, state, ok := strings.Cut(line, ":"); ok && name != "" {
+			if _, seen := m[name]; !seen {
+				m[name] = state
+			}
+		}
+	}
+	return m
 }
 
 // Need implements analyzer.Analyzer.
@@ -88,6 +163,9 @@ func (a *Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 		}
 	}
 	if e.Mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 && !e.Mode.IsDir() && e.Mode&fs.ModeSymlink == 0 {
+		if e.IsRegular() {
+			return analyzer.Content // its digest tells a package's program from a changed one
+		}
 		return analyzer.Header
 	}
 	if worldWritable(e) {
@@ -109,7 +187,7 @@ func (a *Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Resu
 		if f.Content == nil && e.Size > MaxKeep {
 			r.Warn(e.Path, fmt.Sprintf("larger than %d bytes; not checked", MaxKeep))
 		} else {
-			r.Keep(e.Path, f.Content)
+			keep(f, r)
 			if e.Path == "etc/ld.so.preload" {
 				a.preload(f, r)
 			}
@@ -120,6 +198,9 @@ func (a *Analyzer) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Resu
 	}
 	if e.Mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 && !e.Mode.IsDir() && e.Mode&fs.ModeSymlink == 0 {
 		a.setid(e, r)
+		if f.Content != nil && !f.Truncated {
+			r.RecordDigest(e.Path, f.Content)
+		}
 	}
 	if worldWritable(e) {
 		kind := "file"

@@ -1,6 +1,7 @@
 package fsmeta_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -91,4 +92,44 @@ func FuzzPreloadLibraries(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeptSSHAndShadow: sshd's configuration and root's authorized keys
+// are kept as they are, at most MaxSSHDDropIns drop-ins per layer, and
+// etc/shadow only as password states, never its hashes.
+func TestKeptSSHAndShadow(t *testing.T) {
+	hash := "$y$j9T$Qq0MYtP6Kf0mDgxV4vWTu/$3ZjJb7YzYQn2l5Q0lK8Pcd7Ue2o5Wv1Zx8Kq7cT2kD3"
+	entries := []testimage.Entry{
+		testimage.File("etc/shadow", "root:*:19700:0:99999:7:::\napp:"+hash+":19700::::::\nguest::19700::::::\nold:!"+hash+":1::::::\n"),
+		testimage.File("etc/ssh/sshd_config", "Include /etc/ssh/sshd_config.d/*.conf\n"),
+		testimage.File("etc/ssh/ssh_host_ed25519_key", "-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+		testimage.File("root/.ssh/authorized_keys", "ssh-ed25519 AAAA root@host\n"),
+		testimage.File("root/.ssh/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\n"),
+	}
+	for i := range fsmeta.MaxSSHDDropIns + 3 {
+		entries = append(entries, testimage.File(fmt.Sprintf("etc/ssh/sshd_config.d/%03d.conf", i), "PermitRootLogin no\n"))
+	}
+	res := testimage.Scan(t, testimage.Image(t, v1.Config{}, testimage.Layer(t, entries...)), []analyzer.Analyzer{fsmeta.New(nil)})
+	if got, want := string(res.Files["etc/shadow"]), "root:locked\napp:usable\nguest:empty\nold:locked\n"; got != want {
+		t.Errorf("kept shadow %q, want %q", got, want)
+	}
+	states := fsmeta.ShadowStates(res.Files["etc/shadow"])
+	if states["app"] != fsmeta.PasswordUsable || states["guest"] != fsmeta.PasswordEmpty || states["root"] != fsmeta.PasswordLocked {
+		t.Errorf("states %v", states)
+	}
+	dropIns := 0
+	for p, b := range res.Files {
+		if strings.Contains(string(b), "$y$") || strings.Contains(string(b), "PRIVATE KEY") {
+			t.Errorf("%s kept with a secret: %q", p, b)
+		}
+		if strings.HasPrefix(p, "etc/ssh/sshd_config.d/") {
+			dropIns++
+		}
+	}
+	if dropIns != fsmeta.MaxSSHDDropIns || res.Files["etc/ssh/sshd_config"] == nil || res.Files["root/.ssh/authorized_keys"] == nil {
+		t.Errorf("kept %d drop-ins, config %v, keys %v", dropIns, res.Files["etc/ssh/sshd_config"] != nil, res.Files["root/.ssh/authorized_keys"] != nil)
+	}
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, "more than 64 files in etc/ssh/sshd_config.d") }) {
+		t.Errorf("no warning about the drop-ins left out: %v", res.Warnings)
+	}
 }

@@ -27,16 +27,7 @@ const maxAccounts = 100000
 // lines are skipped; malformed lines get ID -1.
 func ParseAccounts(b []byte) []Account {
 	var out []Account
-	line := 0
-	for s := range strings.SplitSeq(string(b), "\n") {
-		line++
-		if len(out) == maxAccounts {
-			break
-		}
-		s = strings.TrimRight(s, "\r")
-		if s == "" || s[0] == '#' || s[0] == '+' || s[0] == '-' {
-			continue
-		}
+	accountLines(b, func(line int, s string) bool {
 		fields := strings.SplitN(s, ":", 4)
 		a := Account{Name: fields[0], ID: -1, Line: line}
 		if len(fields) >= 3 {
@@ -45,8 +36,26 @@ func ParseAccounts(b []byte) []Account {
 			}
 		}
 		out = append(out, a)
-	}
+		return len(out) < maxAccounts
+	})
 	return out
+}
+
+// accountLines calls fn with each line of a passwd or group file and its
+// number, skipping blank, comment and NIS ("+", "-") lines, while fn
+// returns true.
+func accountLines(b []byte, fn func(line int, s string) bool) {
+	line := 0
+	for s := range strings.SplitSeq(string(b), "\n") {
+		line++
+		s = strings.TrimRight(s, "\r")
+		if s == "" || s[0] == '#' || s[0] == '+' || s[0] == '-' {
+			continue
+		}
+		if !fn(line, s) {
+			return
+		}
+	}
 }
 
 // uidOf looks a user name up in the image's /etc/passwd.

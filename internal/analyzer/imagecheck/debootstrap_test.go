@@ -20,12 +20,12 @@ import (
 	"github.com/customs-scanner/customs/internal/testimage"
 )
 
-// scanRootFS scans a debootstrap root filesystem as a one-layer image made
-// today, with no USER and no HEALTHCHECK, with the analyzers customs runs
-// for the package and config scanners.
-func scanRootFS(t *testing.T, dir string) *scan.Result {
+// scanRootFS scans a debootstrap root filesystem as a one-layer image
+// (plus the extra layers) made today, with no USER and no HEALTHCHECK, with
+// the analyzers customs runs for the package and config scanners.
+func scanRootFS(t *testing.T, dir string, extra ...v1.Layer) *scan.Result {
 	t.Helper()
-	img := testimage.Image(t, v1.Config{Cmd: []string{"bash"}}, testimage.DirLayer(t, dir))
+	img := testimage.Image(t, v1.Config{Cmd: []string{"bash"}}, append([]v1.Layer{testimage.DirLayer(t, dir)}, extra...)...)
 	img, err := mutate.CreatedAt(img, v1.Time{Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -148,5 +148,34 @@ func TestDebianRemoteAccess(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "usr/sbin/sshd")); err != nil {
 		t.Fatal(err)
+	}
+	// Debian's sshd_config, root's password locked, no authorized keys:
+	// nothing for the sshd configuration checks.
+	if res.Files["etc/ssh/sshd_config"] == nil || res.Files["etc/shadow"] == nil {
+		t.Fatal("sshd_config or shadow not kept")
+	}
+	if slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "sshd-") }) {
+		t.Errorf("stock sshd configuration reported: %v", got)
+	}
+	// A layer like `RUN echo 'PermitRootLogin yes' >> /etc/ssh/sshd_config`
+	// with a drop-in that says no, plus a baked root key: the drop-in is
+	// read first (Debian's sshd_config includes sshd_config.d on its line
+	// 12), so root cannot log in and nothing is reported.
+	config, err := os.ReadFile(filepath.Join(dir, "etc/ssh/sshd_config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = scanRootFS(t, dir, testimage.Layer(t,
+		testimage.File("etc/ssh/sshd_config", string(config)+"PermitRootLogin yes\n"),
+		testimage.File("etc/ssh/sshd_config.d/10-root.conf", "PermitRootLogin no\n"),
+		testimage.File("root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJz4fJqk3Zr0Q8cPp5gS1mJ1yv3V0u7kq3bV4k2xW9aB ci\n")))
+	if got := ids(res.Findings); slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, "sshd-") }) {
+		t.Errorf("PermitRootLogin no in a drop-in read first, yet %v", got)
+	}
+	res = scanRootFS(t, dir, testimage.Layer(t,
+		testimage.File("etc/ssh/sshd_config.d/10-root.conf", "PermitRootLogin yes\n"),
+		testimage.File("root/.ssh/authorized_keys", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJz4fJqk3Zr0Q8cPp5gS1mJ1yv3V0u7kq3bV4k2xW9aB ci\n")))
+	if got := ids(res.Findings); !slices.Contains(got, "sshd-permit-root-login@etc/ssh/sshd_config.d/10-root.conf:1") {
+		t.Errorf("PermitRootLogin yes in a drop-in not reported: %v", got)
 	}
 }
