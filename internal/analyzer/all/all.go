@@ -41,6 +41,13 @@ type Config struct {
 	// SecretConfig names a gitleaks-format TOML file of extra secret rules
 	// and allowlists (--secret-config).
 	SecretConfig string
+	// PasswordGuessing is how hard /etc/shadow passwords are guessed:
+	// "off", "quick" or "deep" (--password-guessing); "" means quick.
+	PasswordGuessing string
+	// PasswordMemoDir is where the shadow analyzer remembers, across runs,
+	// how far guessing each password hash got (e.g. <cache dir>/passwords);
+	// "" remembers within the process only.
+	PasswordMemoDir string
 	// Malware holds the loaded malware detection sources (--clamav-db,
 	// --clamd, --yara-rules; see malware.Open); the built-in rules always run.
 	Malware malware.Options
@@ -113,7 +120,11 @@ var layerAnalyzers = []entry[analyzer.Analyzer]{
 	{ScannerMalware, func(c Config) (analyzer.Analyzer, error) { return malware.New(c.Malware), nil }},
 	{ScannerSecret, func(c Config) (analyzer.Analyzer, error) { return secret.New(c.secretOptions()) }},
 	{ScannerSecret, func(c Config) (analyzer.Analyzer, error) {
-		return shadow.New(shadow.Options{ShowSecrets: c.ShowSecrets}), nil
+		opt := shadow.Options{ShowSecrets: c.ShowSecrets, Guessing: c.PasswordGuessing, MemoDir: c.PasswordMemoDir}
+		if err := opt.Validate(); err != nil {
+			return nil, err
+		}
+		return shadow.New(opt), nil
 	}},
 }
 

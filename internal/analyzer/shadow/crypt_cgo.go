@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build cgo && linux
 
 package shadow
 
@@ -19,6 +19,7 @@ static int crypt_data_size(void) {
 import "C"
 
 import (
+	"crypto/subtle"
 	"errors"
 	"unsafe"
 )
@@ -29,8 +30,13 @@ type hasher struct {
 	data *C.struct_crypt_data
 }
 
-// cryptAvailable reports whether this build can compute crypt(3) hashes.
-const cryptAvailable = true
+// cryptEngine names the implementation of this build, for cache keys and
+// warnings.
+const cryptEngine = "libxcrypt"
+
+// supported reports whether this build can check passwords against hashes
+// of scheme: libxcrypt knows every scheme crackable lists.
+func supported(scheme string) bool { return crackable(scheme) }
 
 func newHasher() *hasher {
 	return &hasher{data: C.new_crypt_data()}
@@ -44,6 +50,16 @@ func (h *hasher) close() {
 }
 
 var errCrypt = errors.New("crypt failed")
+
+// check reports whether password matches hash. An error means the scheme or
+// its parameters are not supported.
+func (h *hasher) check(password, hash string) (bool, error) {
+	got, err := h.hash(password, hash)
+	if err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare([]byte(got), []byte(hash)) == 1, nil
+}
 
 // hash returns crypt(password, setting); setting is a full hash or its
 // salt prefix.
