@@ -20,6 +20,9 @@ const (
 	maxSSHDLines = 100000
 	// maxSSHDMatches bounds the Match blocks kept.
 	maxSSHDMatches = 256
+	// maxSSHDGlobs bounds the Include arguments resolved, each against
+	// every kept file.
+	maxSSHDGlobs = 1024
 )
 
 // SSHDSetting is the value sshd obtained for a keyword, and the line it
@@ -53,8 +56,8 @@ type SSHDConfig struct {
 	Matches []SSHDMatch
 	// Unresolved lists the Include arguments that matched no file given.
 	Unresolved []string
-	// Truncated is set when a bound (include depth, files, lines, Match
-	// blocks) stopped the reading.
+	// Truncated is set when a bound (include depth, files, lines, Include
+	// arguments, Match blocks) stopped the reading.
 	Truncated bool
 }
 
@@ -76,9 +79,9 @@ func ParseSSHD(files map[string][]byte, main string) *SSHDConfig {
 }
 
 type sshdReader struct {
-	files        map[string][]byte
-	cfg          *SSHDConfig
-	reads, lines int
+	files               map[string][]byte
+	cfg                 *SSHDConfig
+	reads, lines, globs int
 }
 
 // read processes the file at p, included at depth; block is the index in
@@ -126,6 +129,10 @@ func (r *sshdReader) read(p string, depth, block int) {
 			cur = len(r.cfg.Matches) - 1
 		case "include":
 			for _, arg := range args {
+				if r.globs++; r.globs > maxSSHDGlobs {
+					r.cfg.Truncated = true
+					return
+				}
 				matches := r.glob(arg)
 				if len(matches) == 0 && len(r.cfg.Unresolved) < 32 {
 					r.cfg.Unresolved = append(r.cfg.Unresolved, quote(arg))

@@ -243,8 +243,9 @@ func FuzzParseSSHD(f *testing.F) {
 		if len(cfg.Matches) > 256 || len(cfg.Unresolved) > 32 {
 			t.Fatalf("%d match blocks, %d unresolved includes", len(cfg.Matches), len(cfg.Unresolved))
 		}
+		// A value is cut to 100 bytes, then escaped (at most 4 bytes each).
 		check := func(s imagecheck.SSHDSetting) {
-			if s.Line < 1 || files[s.Path] == nil || len(s.Value) > 103 || strings.ContainsAny(s.Value, "\n\x00") {
+			if s.Line < 1 || files[s.Path] == nil || len(s.Value) > 4*100+3 || strings.ContainsAny(s.Value, "\n\x00") {
 				t.Fatalf("bad setting %+v", s)
 			}
 		}
