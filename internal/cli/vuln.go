@@ -31,6 +31,7 @@ func registerVulnFlags(fl *pflag.FlagSet, cfg *pipeline.Config, g *gateFlags) {
 	fl.DurationVar(&cfg.Vuln.MaxAge, "db-max-age", 0, "fail when the vulnerability database is older than this (0: only warn after 3 days)")
 	g.cfg = cfg
 	fl.BoolVar(&cfg.Vuln.AllowMissingData, "allow-missing-data", false, "with --exit-code, gate on the data there is: a missing, empty or too old vulnerability database, or an OS without advisories, is a warning instead of exit code 2")
+	fl.BoolVar(&cfg.Vuln.MatchOSOwned, "match-os-owned", false, "also match language packages that an OS package installed (Debian's node-*, python3-*...) against their language's advisories; by default the distribution's advisories cover them")
 	fl.StringSliceVar(&cfg.Policy.Severities, "severity", nil, "report only findings of these severities, of every class (vulnerabilities, malware, secrets, configuration...): CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN")
 	fl.BoolVar(&cfg.Policy.IgnoreUnfixed, "ignore-unfixed", false, "leave out vulnerabilities that have no fixed version")
 	fl.IntVar(&g.exitCode, "exit-code", 0, "exit with this code when findings remain after the filters; exit 2 instead when vulnerability data was missing (see --allow-missing-data)")

@@ -94,6 +94,12 @@ type Package struct {
 	Locations []string `json:"locations,omitempty"`
 	// Metadata holds ecosystem specifics (e.g. "maintainer", "go_toolchain").
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// OSOwned is true for a language package whose files an OS package
+	// installed (a Debian node-* or python3-* package, say): the
+	// distribution patches it, so its advisories apply, not the
+	// language ecosystem's. OSPackage names the OS package.
+	OSOwned   bool   `json:"os_owned,omitempty"`
+	OSPackage string `json:"os_package,omitempty"`
 }
 
 // Key identifies a package within one database path.
@@ -143,6 +149,17 @@ type Finding struct {
 	// Extra holds class-specific details (engine, sha256, cvss vector, ...).
 	Extra map[string]string `json:"extra,omitempty"`
 }
+
+// Finding.Extra keys and values shared between stages.
+const (
+	// ExtraConfidence is "low" for a finding of a rule that matches by
+	// shape alone (generic secret rules).
+	ExtraConfidence = "confidence"
+	ConfidenceLow   = "low"
+	// ExtraOwner names the OS package that installed, unchanged, the file
+	// a finding is in.
+	ExtraOwner = "package_owned"
+)
 
 // Layer describes one layer of an image.
 type Layer struct {

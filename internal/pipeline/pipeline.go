@@ -217,8 +217,8 @@ func (p *Pipeline) Close() error {
 	if p.vuln != nil {
 		errs = append(errs, p.vuln.close())
 	}
-	if c, ok := any(p.drift).(interface{ Close() error }); ok && p.drift != nil {
-		errs = append(errs, c.Close())
+	if p.drift != nil {
+		errs = append(errs, p.drift.Close())
 	}
 	return errors.Join(errs...)
 }
@@ -302,6 +302,7 @@ func fromScan(res *scan.Result, version string) *report.Report {
 		Packages: res.Packages,
 		Findings: res.Findings,
 		Warnings: res.Warnings,
+		Dropped:  res.Dropped,
 	}
 	if c := res.Meta.Config; c != nil {
 		r.Artifact.Architecture = c.Architecture

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/customs-scanner/customs/internal/match"
+	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/report"
 	"github.com/customs-scanner/customs/internal/scan"
 	"github.com/customs-scanner/customs/internal/vulndb"
@@ -23,6 +24,10 @@ type VulnConfig struct {
 	// MaxAge refuses a database older than this (0: only warn after
 	// StaleAfter).
 	MaxAge time.Duration
+	// MatchOSOwned also matches language packages that an OS package
+	// installed against their language ecosystem's advisories; by
+	// default the distribution's advisories cover them.
+	MatchOSOwned bool
 	// AllowMissingData lets a gate pass on the data there is: a missing,
 	// empty or too old database, or ecosystems without advisories, become
 	// warnings instead of failing the scan or the gate.
@@ -32,6 +37,8 @@ type VulnConfig struct {
 // vulnSource is the opened database, or why there is none.
 type vulnSource struct {
 	db *vulndb.DB
+	// matchOSOwned is VulnConfig.MatchOSOwned.
+	matchOSOwned bool
 	// info describes the database for the report's coverage.
 	info *report.Database
 	// missing says why matching could not be trusted ("" when it can).
@@ -68,7 +75,7 @@ func describe(ctx context.Context, db *vulndb.DB, where string, cfg VulnConfig) 
 		db.Close()
 		return nil, err
 	}
-	v := &vulnSource{db: db, info: &report.Database{Path: db.Path(), Records: st.Records}}
+	v := &vulnSource{db: db, info: &report.Database{Path: db.Path(), Records: st.Records}, matchOSOwned: cfg.MatchOSOwned}
 	if st.Records == 0 {
 		v.missing = fmt.Sprintf("the vulnerability database in %s holds no records: run `customs db update`", where)
 		return v, nil
@@ -112,13 +119,14 @@ func (v *vulnSource) match(ctx context.Context, res *scan.Result, cov *report.Co
 		cov.Vulnerabilities = report.CoverageNoData
 		return nil
 	}
-	m, err := match.Run(ctx, v.db, res.OS, res.Packages)
+	pkgs, osOwned := v.matchable(res.Packages)
+	m, err := match.Run(ctx, v.db, res.OS, pkgs)
 	if err != nil {
 		return fmt.Errorf("vulnerability matching: %w", err)
 	}
 	res.Findings = append(res.Findings, m.Findings...)
 	res.Warnings = append(res.Warnings, m.Warnings...)
-	cov.Ecosystems = m.Coverage
+	cov.Ecosystems = append(m.Coverage, osOwned...)
 	for _, e := range m.Coverage {
 		if !e.Usable() {
 			why := e.Reason
@@ -129,4 +137,32 @@ func (v *vulnSource) match(ctx context.Context, res *scan.Result, cov *report.Co
 		}
 	}
 	return nil
+}
+
+// matchable returns the packages to match and, for the language packages
+// an OS package installed (left to the distribution's advisories unless
+// MatchOSOwned), one coverage row per type saying so.
+func (v *vulnSource) matchable(pkgs []model.Package) ([]model.Package, []model.EcosystemCoverage) {
+	if v.matchOSOwned {
+		return pkgs, nil
+	}
+	out := make([]model.Package, 0, len(pkgs))
+	skipped := map[string]int{}
+	var types []string
+	for _, p := range pkgs {
+		if !p.OSOwned {
+			out = append(out, p)
+			continue
+		}
+		if skipped[p.Type] == 0 {
+			types = append(types, p.Type)
+		}
+		skipped[p.Type]++
+	}
+	var rows []model.EcosystemCoverage
+	for _, t := range types {
+		rows = append(rows, model.EcosystemCoverage{Ecosystem: t + " (installed by OS packages)", Packages: skipped[t], Status: model.CoverageOK,
+			Reason: "matched through the distribution's advisories of the OS packages that installed them; --match-os-owned matches them as " + t + " packages too"})
+	}
+	return out, rows
 }

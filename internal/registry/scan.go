@@ -61,6 +61,9 @@ type ImageResult struct {
 	Findings     []model.Finding `json:"findings,omitempty"`
 	LayersCached int             `json:"layers_cached"`
 	LayersWalked int             `json:"layers_walked"`
+	// Missing says what vulnerability data the image's scan lacked (see
+	// the image report's coverage).
+	Missing []string `json:"missing_data,omitempty"`
 	// Resumed is true when the result comes from an earlier run.
 	Resumed bool   `json:"resumed,omitempty"`
 	Error   string `json:"error,omitempty"`

@@ -46,8 +46,13 @@ type Report struct {
 	Coverage *Coverage `json:"coverage,omitempty"`
 	// Suppressed counts the findings the policy (severity filter, ignore
 	// file, VEX) left out.
-	Suppressed int      `json:"suppressed,omitempty"`
-	Warnings   []string `json:"warnings,omitempty"`
+	Suppressed int `json:"suppressed,omitempty"`
+	// Dropped counts, by reason, findings and packages left out because
+	// they describe what OS packages installed unchanged (generic-rule
+	// secrets in distribution files, setuid programs as packaged,
+	// lockfiles that packages ship).
+	Dropped  map[string]int `json:"dropped,omitempty"`
+	Warnings []string       `json:"warnings,omitempty"`
 }
 
 // Coverage.Vulnerabilities values.

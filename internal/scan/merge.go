@@ -3,8 +3,10 @@ package scan
 import (
 	"sort"
 
+	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/layer"
 	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/ownership"
 	"github.com/customs-scanner/customs/internal/purl"
 	"github.com/customs-scanner/customs/internal/source"
 )
@@ -12,9 +14,13 @@ import (
 // merge stacks per-layer results into the image's final state: packages,
 // operating system and kept files come from the layer whose version of
 // their file is final; findings in files from every layer, marked when a
-// later layer removed or replaced the file.
-func merge(meta *source.Meta, walked []*layer.Walked) *Result {
+// later layer removed or replaced the file. It also returns what the
+// final package databases say each package installed, for
+// ownership.Apply.
+func merge(meta *source.Meta, walked []*layer.Walked) (*Result, ownership.Image) {
 	res := &Result{Meta: meta, Files: map[string][]byte{}}
+	owned := ownership.Image{Owned: ownership.Files{}}
+	digests := map[[2]string]analyzer.Digest{} // {diff ID, path}
 	res.Layers = layerModels(meta)
 	indexes := make([]*layer.Index, len(walked))
 	for i, w := range walked {
@@ -47,6 +53,17 @@ func merge(meta *source.Meta, walked []*layer.Walked) *Result {
 			p.LayerDiffID = res.Layers[introduced[pkgKey{p.Path, p.Key(), p.Version}]].DiffID
 			res.Packages = append(res.Packages, p)
 		}
+		for _, o := range w.Result.Owned {
+			if !res.View.Final(o.DB, i) {
+				continue
+			}
+			for _, f := range o.Files {
+				owned.Owned[f.Path] = ownership.Owner{Package: o.Package, Digest: f.Digest, Mode: f.Mode, LayerDiffID: diffID}
+			}
+		}
+		for p, d := range w.Result.Digests {
+			digests[[2]string{diffID, p}] = d
+		}
 		for p, b := range w.Result.Files {
 			if res.View.Final(p, i) {
 				res.Files[p] = b
@@ -74,7 +91,11 @@ func merge(meta *source.Meta, walked []*layer.Walked) *Result {
 	}
 	res.Packages = purl.WithDistro(res.Packages, res.OS)
 	res.Packages = dedupePackages(res.Packages)
-	return res
+	owned.Digest = func(diffID, p string) (analyzer.Digest, bool) {
+		d, ok := digests[[2]string{diffID, p}]
+		return d, ok
+	}
+	return res, owned
 }
 
 type osCandidate struct {

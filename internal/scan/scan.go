@@ -20,6 +20,7 @@ import (
 	"github.com/customs-scanner/customs/internal/cache"
 	"github.com/customs-scanner/customs/internal/layer"
 	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/ownership"
 	"github.com/customs-scanner/customs/internal/source"
 )
 
@@ -80,6 +81,10 @@ type Result struct {
 	// those read and analysed by this scan.
 	LayersCached int
 	LayersWalked int
+	// Dropped counts, by reason, the findings and packages left out
+	// because they describe what OS packages installed unchanged (see
+	// internal/ownership).
+	Dropped map[string]int
 }
 
 // ErrLayer marks a scan that could not read every layer completely; the
@@ -128,7 +133,7 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	res := merge(meta, walked)
+	res, owned := merge(meta, walked)
 	res.LayersCached = n - missing
 	for _, w := range walked {
 		if w != nil {
@@ -159,6 +164,7 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 		res.Incomplete = res.Incomplete || incomplete
 	}
 	runImageAnalyzers(ctx, res, opt.ImageAnalyzers)
+	res.Findings, res.Packages, res.Dropped = ownership.Apply(owned, res.Findings, res.Packages)
 	sortFindings(res.Findings)
 	if len(layerErrs) > 0 {
 		return res, fmt.Errorf("%w: %w", ErrLayer, errors.Join(layerErrs...))

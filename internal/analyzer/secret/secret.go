@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
@@ -62,7 +63,7 @@ func (a *Analyzer) Detector() *Detector { return a.det }
 func (a *Analyzer) Name() string { return "secret" }
 
 // Version implements analyzer.Analyzer.
-func (a *Analyzer) Version() int { return 1 }
+func (a *Analyzer) Version() int { return 2 }
 
 // ConfigKey implements analyzer.Configured.
 func (a *Analyzer) ConfigKey() string { return a.cfgKey }
@@ -86,6 +87,18 @@ func (a *Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 
 // Analyze implements analyzer.Analyzer.
 func (a *Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Result) error {
+	before := len(r.Findings)
+	err := a.analyze(ctx, f, r)
+	if len(r.Findings) > before && f.Content != nil && !f.Truncated {
+		// The engine compares it with the package databases: a finding of
+		// a generic rule in a file an OS package installed unchanged is
+		// the distribution's, not the image author's.
+		r.RecordDigest(f.Path, f.Content)
+	}
+	return err
+}
+
+func (a *Analyzer) analyze(ctx context.Context, f *analyzer.File, r *analyzer.Result) error {
 	// Lines whose credential a file check already reported.
 	covered := map[int]bool{}
 	for _, h := range sensitiveFile(f.Path, f.Size, f.Content) {
@@ -125,5 +138,15 @@ func (a *Analyzer) finding(path, id, title string, sev model.Severity, line int,
 	if secret != "" {
 		f.Match = show(secret, a.opt.ShowSecrets)
 	}
+	if lowConfidence(id) {
+		f.Extra = map[string]string{model.ExtraConfidence: model.ConfidenceLow}
+	}
 	return f
+}
+
+// lowConfidence reports whether a rule matches by shape and entropy alone
+// (gitleaks' generic rules), not by a credential's own format: such rules
+// fire on documentation, type definitions and test data too.
+func lowConfidence(id string) bool {
+	return strings.HasPrefix(id, "generic")
 }
