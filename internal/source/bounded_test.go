@@ -148,3 +148,30 @@ func TestRegistryManifestIsBounded(t *testing.T) {
 		t.Fatalf("oversized registry manifest: %v", err)
 	}
 }
+
+// FuzzLayoutIndex opens an OCI layout whose index.json is arbitrary (its
+// blobs are those of a small image with a hostile configuration size):
+// parsing, platform selection and the size bounds must fail cleanly.
+func FuzzLayoutIndex(f *testing.F) {
+	for _, size := range []int64{1 << 40, -1, 0} {
+		f.Add(hostileLayout(size)["index.json"])
+	}
+	f.Add([]byte(`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:00","size":1}]}`))
+	f.Add([]byte(`{"manifests":[{"digest":"sha256:../../etc/passwd"}]}`))
+	base := hostileLayout(1 << 40)
+	f.Fuzz(func(t *testing.T, index []byte) {
+		dir := t.TempDir()
+		files := map[string][]byte{}
+		for k, v := range base {
+			files[k] = v
+		}
+		files["index.json"] = index
+		writeFiles(t, dir, files)
+		img, err := Open(context.Background(), dir, &Options{Source: KindOCILayout})
+		if err != nil {
+			return
+		}
+		readLayers(t, img)
+		img.Close()
+	})
+}
