@@ -303,6 +303,8 @@ func fromScan(res *scan.Result, version string) *report.Report {
 		Findings: res.Findings,
 		Warnings: res.Warnings,
 		Dropped:  res.Dropped,
+		// A scan cut short shows in its warnings and fails a gate.
+		Incomplete: res.Incomplete,
 	}
 	if c := res.Meta.Config; c != nil {
 		r.Artifact.Architecture = c.Architecture

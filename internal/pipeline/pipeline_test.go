@@ -32,6 +32,8 @@ func TestGateDecide(t *testing.T) {
 		{"missing data beats findings", Gate{ExitCode: 3}, report.Report{Findings: finding, Coverage: missing}, 0, true},
 		{"missing data allowed", Gate{ExitCode: 3, AllowMissingData: true}, report.Report{Coverage: missing}, 0, false},
 		{"missing data allowed, findings", Gate{ExitCode: 3, AllowMissingData: true}, report.Report{Findings: finding, Coverage: missing}, 3, false},
+		{"incomplete", Gate{ExitCode: 3}, report.Report{Incomplete: true, Warnings: []string{"no vulnerability database in /x"}, Coverage: &report.Coverage{}}, 0, true},
+		{"incomplete allowed", Gate{ExitCode: 3, AllowMissingData: true}, report.Report{Incomplete: true, Coverage: &report.Coverage{}}, 0, false},
 	} {
 		code, err := c.gate.Decide(&c.rep)
 		if code != c.code || errors.Is(err, ErrMissingData) != c.wantMiss {

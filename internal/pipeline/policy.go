@@ -61,6 +61,10 @@ func (g Gate) Decide(rep *report.Report) (int, error) {
 	if g.ExitCode == 0 {
 		return 0, nil
 	}
+	if !g.AllowMissingData && rep.Incomplete {
+		return 0, fmt.Errorf("%w: the scan of %s is incomplete, so the gate cannot pass: %s (pass --allow-missing-data to gate on what was analysed)",
+			ErrMissingData, rep.Artifact.Input, strings.Join(rep.Warnings, "; "))
+	}
 	if !g.AllowMissingData && rep.Coverage != nil && len(rep.Coverage.Missing) > 0 {
 		return 0, fmt.Errorf("%w for %s, so the gate cannot pass: %s (pass --allow-missing-data to gate on the data there is, or leave vuln out of --scanners)",
 			ErrMissingData, rep.Artifact.Input, strings.Join(rep.Coverage.Missing, "; "))

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/customs-scanner/customs/internal/cache"
 	"github.com/customs-scanner/customs/internal/registry"
@@ -37,6 +38,9 @@ func (p *Pipeline) ScanRegistry(ctx context.Context, addr string, opt registry.S
 		r := &registry.ImageResult{Findings: rep.Findings, LayersCached: st.cached, LayersWalked: st.walked}
 		if rep.Coverage != nil {
 			r.Missing = rep.Coverage.Missing
+		}
+		if rep.Incomplete {
+			r.Missing = append(r.Missing, "the scan is incomplete: "+strings.Join(rep.Warnings, "; "))
 		}
 		return r, err
 	}

@@ -51,8 +51,12 @@ type Report struct {
 	// they describe what OS packages installed unchanged (generic-rule
 	// secrets in distribution files, setuid programs as packaged,
 	// lockfiles that packages ship).
-	Dropped  map[string]int `json:"dropped,omitempty"`
-	Warnings []string       `json:"warnings,omitempty"`
+	Dropped map[string]int `json:"dropped,omitempty"`
+	// Incomplete is true when part of the image could not be analysed (an
+	// analyzer failed, entries of a root filesystem could not be read):
+	// the warnings say what. A gate does not pass an incomplete scan.
+	Incomplete bool     `json:"incomplete,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
 }
 
 // Coverage.Vulnerabilities values.
