@@ -13,7 +13,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
-	"sync"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
@@ -139,34 +140,42 @@ func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim L
 }
 
 // smallFileBytes is the size up to which a file is read into the walk's own
-// buffer. Larger files go into one buffer shared by every walk in the
-// process, held by one walk at a time, so that analysing layers in parallel
-// never holds more than one large file in memory.
+// buffer, reused from file to file. A larger file gets a buffer of its own
+// for as long as its analysis takes, drawn from a budget that every walk of
+// the process shares: parallel layers read large files side by side while
+// the budget lasts, and together never hold more than it in large files.
 const smallFileBytes = 1 << 20
 
-var large struct {
-	sync.Mutex
-	buf []byte
-}
+// largeBudgetBytes bounds the memory held in large-file buffers at once.
+const largeBudgetBytes = 64 << 20
+
+var largeBudget = semaphore.NewWeighted(largeBudgetBytes)
 
 // readAndAnalyze reads a regular file's content (up to the per-file limit)
 // once and hands it to every analyzer that wants it.
 func readAndAnalyze(ctx context.Context, r io.Reader, f *analyzer.File, lim Limits, small *[]byte, analyzers []analyzer.Analyzer, needs []analyzer.Need, res *analyzer.Result) error {
 	n := min(f.Size, lim.MaxFileBytes)
-	buf := small
+	var buf []byte
 	if n > smallFileBytes {
-		large.Lock()
-		defer large.Unlock()
-		buf = &large.buf
+		// A file larger than the whole budget (a raised --max-file-size)
+		// waits for all of it.
+		w := min(n, largeBudgetBytes)
+		if err := largeBudget.Acquire(ctx, w); err != nil {
+			return fmt.Errorf("reading %s: %w", f.Path, err)
+		}
+		defer largeBudget.Release(w)
+		buf = make([]byte, n)
+	} else {
+		if int64(cap(*small)) < n {
+			*small = make([]byte, smallFileBytes)
+		}
+		buf = (*small)[:n]
 	}
-	if int64(cap(*buf)) < n {
-		*buf = make([]byte, n)
-	}
-	got, err := io.ReadFull(r, (*buf)[:n])
+	got, err := io.ReadFull(r, buf)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", f.Path, err)
 	}
-	f.Content = (*buf)[:got]
+	f.Content = buf[:got]
 	f.Truncated = f.Size > lim.MaxFileBytes
 	analyzeAll(ctx, f, analyzers, needs, res)
 	return nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -329,5 +330,56 @@ func TestDeadlinesMarkTheResultIncomplete(t *testing.T) {
 				t.Error("the walk stopped at the failing file")
 			}
 		})
+	}
+}
+
+// meeting is an analyzer that waits, inside Analyze, until every walk it
+// was given to has reached it: it finishes only if the walks analyse their
+// large files at the same time.
+type meeting struct{ wg *sync.WaitGroup }
+
+func (meeting) Name() string { return "meeting" }
+func (meeting) Version() int { return 1 }
+func (meeting) Need(e *analyzer.Entry) analyzer.Need {
+	if e.Size > 2<<20 {
+		return analyzer.Content
+	}
+	return analyzer.Skip
+}
+func (m meeting) Analyze(ctx context.Context, f *analyzer.File, _ *analyzer.Result) error {
+	m.wg.Done()
+	done := make(chan struct{})
+	go func() { m.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestLargeFilesInParallel: two layers with a large file each are analysed
+// side by side; neither waits for the other's file to be done.
+func TestLargeFilesInParallel(t *testing.T) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	errs := make(chan error, 2)
+	for i := range 2 {
+		body := strings.Repeat(fmt.Sprintf("layer %d ", i), 5<<20/8)
+		tarball := testimage.Tar(t, testimage.File("opt/big.bin", body))
+		go func() {
+			w, err := layer.Walk(ctx, bytes.NewReader(tarball), []analyzer.Analyzer{meeting{&wg}}, layer.Limits{})
+			if err == nil && len(w.Result.Warnings) > 0 {
+				err = errors.New(strings.Join(w.Result.Warnings, "; "))
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a walk waited for the other: %v", err)
+		}
 	}
 }
