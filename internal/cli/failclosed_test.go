@@ -166,3 +166,31 @@ func TestGateUnknownOS(t *testing.T) {
 		t.Errorf("coverage %+v", rep.Coverage.Ecosystems)
 	}
 }
+
+// TestFlagsValidatedFirst: a wrong setting is named before any image is
+// opened (the image here does not exist, and is never looked for).
+func TestFlagsValidatedFirst(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-image")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--severity", "SEVERE"}, "--severity"},
+		{[]string{"--timeout", "-1s"}, "--timeout"},
+		{[]string{"--max-file-size", "-5"}, "--max-file-size"},
+		{[]string{"--max-entries", "-1"}, "--max-entries"},
+		{[]string{"--output", filepath.Join(missing, "dir", "report.json")}, "--output"},
+		{[]string{"--password-guessing", "hard"}, "--password-guessing"},
+		{[]string{"--scanners", "virus"}, "--scanners"},
+		{[]string{"--format", "xml"}, "--format"},
+	} {
+		code, _, stderr := runMain(t, append([]string{"image", missing, "--no-cache"}, c.args...)...)
+		if code != ExitError || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "no-such-image:") {
+			t.Errorf("%v: exit %d, %q", c.args, code, stderr)
+		}
+	}
+	code, _, stderr := runMain(t, "registry", "scan", "127.0.0.1:1", "--severity", "SEVERE")
+	if code != ExitError || !strings.Contains(stderr, "--severity") {
+		t.Errorf("registry scan --severity SEVERE: exit %d, %q", code, stderr)
+	}
+}

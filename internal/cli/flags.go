@@ -43,6 +43,7 @@ func (a *analysisFlags) register(fl *pflag.FlagSet, cfg *pipeline.Config) {
 	fl.IntVar(&cfg.Analyzers.MaxImageAgeDays, "max-image-age", check.DefaultMaxImageAgeDays, "days after which an image counts as old (image-age check); negative disables")
 	fl.BoolVar(&cfg.Analyzers.ShowSecrets, "show-secrets", false, "show secrets and cracked passwords in findings instead of redacting them")
 	fl.StringVar(&cfg.Analyzers.SecretConfig, "secret-config", "", "gitleaks-format TOML file with more secret rules and allowlists (paths, regexes)")
+	fl.StringVar(&cfg.Analyzers.PasswordGuessing, "password-guessing", "quick", "how hard to guess /etc/shadow passwords: off, quick (common and vendor-default passwords and the account name, about 1 s of CPU per image), deep (a long list, up to 30 s)")
 	fl.StringVar(&cfg.Malware.ClamAVDB, "clamav-db", "", "directory of ClamAV databases (.cvd, .cld, .hdb, .hsb, .mdb, .msb, .ndb, .ldb, ...) to match every file against")
 	fl.StringVar(&cfg.Malware.Clamd, "clamd", "", "clamd to stream every file to: unix:///path/clamd.ctl or tcp://host:3310")
 	fl.StringVar(&cfg.Malware.YARARules, "yara-rules", "", "YARA rule file, or directory of .yar/.yara files, to match every file against")
@@ -50,6 +51,11 @@ func (a *analysisFlags) register(fl *pflag.FlagSet, cfg *pipeline.Config) {
 
 // apply puts the parsed settings into cfg.
 func (a *analysisFlags) apply(cfg *pipeline.Config) error {
+	switch cfg.Analyzers.PasswordGuessing {
+	case "off", "quick", "deep":
+	default:
+		return fmt.Errorf("--password-guessing %q: one of off, quick, deep", cfg.Analyzers.PasswordGuessing)
+	}
 	skip, err := check.ParseSkip(a.skipChecks)
 	if err != nil {
 		return fmt.Errorf("--skip-checks: %w", err)

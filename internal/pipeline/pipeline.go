@@ -135,6 +135,9 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	ac := cfg.Analyzers
 	ac.Scanners = p.scanners
+	if p.cache != nil && ac.PasswordMemoDir == "" {
+		ac.PasswordMemoDir = filepath.Join(cfg.CacheDir, "passwords")
+	}
 	if p.wants(all.ScannerMalware) && !cfg.SBOMOnly {
 		if ac.Malware, err = malware.Open(ctx, cfg.Malware); err != nil {
 			return nil, err
