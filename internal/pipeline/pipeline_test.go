@@ -118,3 +118,22 @@ func TestStateVersion(t *testing.T) {
 }
 
 func limitsWith(maxFile int64) layer.Limits { return layer.Limits{MaxFileBytes: maxFile} }
+
+// TestMatchOSOwned: language packages an OS package installed are left to
+// the distribution's advisories, with a coverage row saying so, unless
+// --match-os-owned.
+func TestMatchOSOwned(t *testing.T) {
+	pkgs := []model.Package{
+		{Name: "glibc", Type: model.TypeDeb},
+		{Name: "requests", Type: model.TypePyPI, OSOwned: true, OSPackage: "python3-requests"},
+		{Name: "lodash", Type: model.TypeNPM},
+	}
+	got, rows := (&vulnSource{}).matchable(pkgs)
+	if len(got) != 2 || got[1].Name != "lodash" || len(rows) != 1 || rows[0].Packages != 1 || !rows[0].Usable() || !strings.Contains(rows[0].Ecosystem, "pypi") {
+		t.Errorf("default: %+v %+v", got, rows)
+	}
+	got, rows = (&vulnSource{matchOSOwned: true}).matchable(pkgs)
+	if len(got) != 3 || rows != nil {
+		t.Errorf("--match-os-owned: %+v %+v", got, rows)
+	}
+}
