@@ -14,8 +14,8 @@ import (
 // alone.
 func TestLanguagePackages(t *testing.T) {
 	img := ownership.Image{Owned: ownership.Files{
-		"usr/share/nodejs/typescript/package-lock.json":  {Package: "node-typescript", Digest: "md5:00"},
-		"usr/share/nodejs/typescript/package.json":       {Package: "node-typescript", Digest: "md5:01"},
+		"usr/share/nodejs/typescript/package-lock.json":   {Package: "node-typescript", Digest: "md5:00"},
+		"usr/share/nodejs/typescript/package.json":        {Package: "node-typescript", Digest: "md5:01"},
 		"usr/lib/python3/dist-packages/requests/METADATA": {Package: "python3-requests", Digest: "md5:02"},
 	}, Digest: func(string, string) (analyzer.Digest, bool) { return analyzer.Digest{}, false }}
 	pkgs := []model.Package{
