@@ -5,10 +5,11 @@
 # SBOM + vulnerability scan, Trivy's secret-only scan, Syft's SBOM), in one
 # run on one machine; then customs' cached rescan.
 #
-#   scripts/bench-peers.sh IMAGE.tar [WORK_DIR]
+#   scripts/bench-peers.sh IMAGE.tar [WORK_DIR] [OSV_DIR]
 #
 # Peers come from ../shared/bench/peers.sh install. Both customs and
-# osv-scanner get the same OSV records (the bundled sample, offline).
+# osv-scanner get the same OSV records, offline: OSV_DIR (for example 10,000
+# records from scripts/bench-osv.py), else the bundled test records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IMG=$(realpath "$1")
@@ -20,8 +21,9 @@ go build -o "$BIN" ./cmd/customs
 
 # One OSV dataset for both: customs imports it, osv-scanner reads per-ecosystem zips.
 rm -rf "$WORK/db" "$WORK/osvdb"
-"$BIN" db import --db-dir "$WORK/db" internal/vulndb/testdata/osv >/dev/null
-python3 - "$WORK/osvdb" internal/vulndb/testdata/osv <<'PY'
+OSV=$(realpath "${3:-internal/vulndb/testdata/osv}")
+"$BIN" db import --db-dir "$WORK/db" "$OSV" >/dev/null
+python3 - "$WORK/osvdb" "$OSV" <<'PY'
 import json, os, sys, zipfile
 out, src = sys.argv[1], sys.argv[2]
 by_eco = {}
