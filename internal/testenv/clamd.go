@@ -51,7 +51,7 @@ func Clamd(t testing.TB, sigs map[string][]byte) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(prog, "--config-file="+cfg)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownProcessGroup()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

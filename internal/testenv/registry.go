@@ -80,7 +80,7 @@ func Registry(t testing.TB, opt RegistryOptions) *TestRegistry {
 	defer log.Close()
 	cmd := exec.Command(path, "serve", cfgPath)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownProcessGroup()
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("docker-registry: %v", err)
 	}
