@@ -52,7 +52,7 @@ func (a *analysisFlags) register(fl *pflag.FlagSet, cfg *pipeline.Config) {
 // apply puts the parsed settings into cfg.
 func (a *analysisFlags) apply(cfg *pipeline.Config) error {
 	switch cfg.Analyzers.PasswordGuessing {
-	case "off", "quick", "deep":
+	case "", "off", "quick", "deep": // "" (customs sbom): quick, unused
 	default:
 		return fmt.Errorf("--password-guessing %q: one of off, quick, deep", cfg.Analyzers.PasswordGuessing)
 	}
