@@ -92,6 +92,9 @@ func DebootstrapDir(cacheDir string, include ...string) (string, error) {
 	if _, err := os.Stat(done); err == nil {
 		return dir, nil
 	}
+	// A debootstrap killed mid-way (a test timeout) leaves proc and sys
+	// mounted inside its target: unmount them, or nothing can remove it.
+	unmountUnder(dir)
 	os.RemoveAll(dir)
 	args := []string{"--variant=minbase"}
 	if len(include) > 0 {
@@ -133,4 +136,19 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
+}
+
+// unmountUnder detaches every mount below dir that /proc/mounts lists
+// (none where there is no /proc).
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			_ = exec.Command("umount", "-l", f[1]).Run()
+		}
+	}
 }
