@@ -43,14 +43,8 @@ func ParseMD5Sums(b []byte) ([]analyzer.OwnedFile, error) {
 		out []analyzer.OwnedFile
 		bad int
 	)
-	for len(b) > 0 {
-		var l []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			l, b = b[:i], b[i+1:]
-		} else {
-			l, b = b, nil
-		}
-		l = bytes.TrimRight(l, "\r")
+	for l := range bytes.Lines(b) {
+		l = bytes.TrimRight(l, "\r\n")
 		if len(l) == 0 {
 			continue
 		}
