@@ -64,15 +64,7 @@ func sbomLayout(t *testing.T) (string, string, map[string]hostPackage) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	p, err := layout.Write(dir, empty.Index)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.AppendImage(img); err != nil {
-		t.Fatal(err)
-	}
-	return dir, digest.String(), want
+	return writeLayout(t, img), digest.String(), want
 }
 
 func osReleaseField(t *testing.T, key string) string {
