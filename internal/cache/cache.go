@@ -232,26 +232,14 @@ func key(build, diffID string, analyzers []analyzer.Analyzer, lim layer.Limits) 
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (d *Dir) path(key string) string {
-	return filepath.Join(d.root, "layers", key[:2], key+".json.gz")
+func (d *Dir) path(kind, key string) string {
+	return filepath.Join(d.root, kind, key[:2], key+".json.gz")
 }
 
 // Get returns the stored layer for key, or false.
 func (d *Dir) Get(key string) (*layer.Walked, bool) {
-	if d.root == "" {
-		return nil, false
-	}
-	f, err := os.Open(d.path(key))
-	if err != nil {
-		return nil, false
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return nil, false
-	}
 	var w layer.Walked
-	if err := json.NewDecoder(zr).Decode(&w); err != nil {
+	if !d.get(d.path("layers", key), &w) {
 		return nil, false
 	}
 	return &w, true
@@ -259,11 +247,35 @@ func (d *Dir) Get(key string) (*layer.Walked, bool) {
 
 // Put stores w under key atomically: a reader sees the old entry or the new
 // one, never half of one.
-func (d *Dir) Put(key string, w *layer.Walked) error {
+func (d *Dir) Put(key string, w *layer.Walked) error { return d.put(d.path("layers", key), w) }
+
+// GetImage decodes into v the whole-image result stored for key (see
+// internal/pipeline), and reports whether there was one.
+func (d *Dir) GetImage(key string, v any) bool { return d.get(d.path("images", key), v) }
+
+// PutImage stores a whole-image result under key, atomically.
+func (d *Dir) PutImage(key string, v any) error { return d.put(d.path("images", key), v) }
+
+func (d *Dir) get(p string, v any) bool {
+	if d.root == "" {
+		return false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return false
+	}
+	return json.NewDecoder(zr).Decode(v) == nil
+}
+
+func (d *Dir) put(p string, v any) error {
 	if d.root == "" {
 		return nil
 	}
-	p := d.path(key)
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
@@ -273,7 +285,7 @@ func (d *Dir) Put(key string, w *layer.Walked) error {
 	}
 	defer os.Remove(tmp.Name())
 	zw, _ := gzip.NewWriterLevel(tmp, gzip.BestSpeed)
-	if err := json.NewEncoder(zw).Encode(w); err != nil {
+	if err := json.NewEncoder(zw).Encode(v); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -287,7 +299,8 @@ func (d *Dir) Put(key string, w *layer.Walked) error {
 	return os.Rename(tmp.Name(), p)
 }
 
-// Clean removes every cached layer and returns how many it removed.
+// Clean removes every cached layer and whole-image result and returns how
+// many layers it removed.
 func (d *Dir) Clean() (int, error) {
 	if d.root == "" {
 		return 0, nil
@@ -306,6 +319,9 @@ func (d *Dir) Clean() (int, error) {
 		return nil
 	})
 	if err != nil {
+		return 0, err
+	}
+	if err := os.RemoveAll(filepath.Join(d.root, "images")); err != nil {
 		return 0, err
 	}
 	return n, os.RemoveAll(filepath.Join(d.root, "layers"))

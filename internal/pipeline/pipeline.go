@@ -12,6 +12,8 @@ package pipeline
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -256,6 +258,40 @@ func (p *Pipeline) scan(ctx context.Context, input string) (*report.Report, laye
 		return nil, st, err
 	}
 	defer img.Close()
+	meta := img.Meta()
+	key := p.imageKey(ctx, meta)
+	var rep report.Report
+	var scanErr error
+	if key != "" && p.cache.GetImage(key, &rep) {
+		// The same image with the same data and settings: the report of
+		// the last scan, under this scan's name and time.
+		st.cached = len(meta.Layers)
+		rep.CreatedAt = time.Now().UTC().Truncate(time.Second)
+		rep.Artifact.Input, rep.Artifact.Name, rep.Tool.Version = meta.Input, meta.Name, p.cfg.Version
+	} else {
+		var r *report.Report
+		if r, st, scanErr = p.analyse(ctx, img); r == nil {
+			return nil, st, scanErr
+		}
+		rep = *r
+		if key != "" && scanErr == nil && !rep.Incomplete {
+			_ = p.cache.PutImage(key, &rep) // a report not stored only costs a rescan
+		}
+	}
+	fs, err := p.pullChecks(ctx, meta, &src)
+	if err != nil {
+		return nil, st, err
+	}
+	rep.Findings = append(rep.Findings, fs...)
+	rep.Summarize()
+	if !p.cfg.SBOMOnly {
+		p.applyPolicy(&rep)
+	}
+	return &rep, st, scanErr
+}
+
+// analyse runs the layer engine and vulnerability matching over img.
+func (p *Pipeline) analyse(ctx context.Context, img source.Image) (*report.Report, layerStats, error) {
 	res, scanErr := scan.Run(ctx, img, scan.Options{
 		Analyzers:      p.layers,
 		ImageAnalyzers: p.images,
@@ -265,27 +301,47 @@ func (p *Pipeline) scan(ctx context.Context, input string) (*report.Report, laye
 		Progress:       p.cfg.Progress,
 	})
 	if res == nil {
-		return nil, st, scanErr
+		return nil, layerStats{}, scanErr
 	}
-	st = layerStats{cached: res.LayersCached, walked: res.LayersWalked}
+	st := layerStats{cached: res.LayersCached, walked: res.LayersWalked}
 	cov := report.Coverage{Vulnerabilities: report.CoverageNotSelected}
 	if p.vuln != nil {
 		if err := p.vuln.match(ctx, res, &cov); err != nil {
 			return nil, st, err
 		}
 	}
-	if err := p.pullChecks(ctx, res, &src); err != nil {
-		return nil, st, err
-	}
 	rep := fromScan(res, p.cfg.Version)
 	rep.Coverage = &cov
 	// What the malware databases skipped at load time belongs with the
 	// scan's own warnings.
 	rep.Warnings = append(p.malware.Notes(), rep.Warnings...)
-	if !p.cfg.SBOMOnly {
-		p.applyPolicy(rep)
-	}
 	return rep, st, scanErr
+}
+
+// imageKey names the stored report of an image: its digest and layers,
+// the database, analyzers, policy and signature settings (stateVersion),
+// the image-level settings, and the day (image age and end-of-life
+// checks depend on it). It is "" when the image cannot be named exactly
+// (a root filesystem) or there is no cache.
+func (p *Pipeline) imageKey(ctx context.Context, m *source.Meta) string {
+	if p.cache == nil || m.Digest == "" {
+		return ""
+	}
+	v, err := p.stateVersion(ctx)
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	a := p.cfg.Analyzers
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n%s\n%t\n%v\n%v\n%d\n%t\n%s\n%s\n", v, time.Now().UTC().Format(time.DateOnly),
+		m.Kind, m.Digest, m.IndexDigest, p.cfg.SBOMOnly, p.scanners, a.SkipChecks, a.MaxImageAgeDays, a.ShowSecrets, a.SecretConfig, a.PasswordGuessing)
+	for _, l := range m.Layers {
+		if l.DiffID == "" {
+			return ""
+		}
+		fmt.Fprintln(h, l.DiffID)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // fromScan builds a report from a scan result.

@@ -8,10 +8,16 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/customs-scanner/customs/internal/analyzer/all"
 	"github.com/customs-scanner/customs/internal/layer"
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/registry"
 	"github.com/customs-scanner/customs/internal/report"
+	"github.com/customs-scanner/customs/internal/testimage"
 	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
@@ -135,5 +141,64 @@ func TestMatchOSOwned(t *testing.T) {
 	got, rows = (&vulnSource{matchOSOwned: true}).matchable(pkgs)
 	if len(got) != 3 || rows != nil {
 		t.Errorf("--match-os-owned: %+v %+v", got, rows)
+	}
+}
+
+// TestReportCache: a rescan of the same image with the same data and
+// settings is served whole from the cache, findings and coverage alike;
+// the signature check still runs, and other settings scan anew.
+func TestReportCache(t *testing.T) {
+	ctx := context.Background()
+	img := testimage.Image(t, v1.Config{},
+		testimage.Layer(t, testimage.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")),
+		testimage.Layer(t, testimage.File("var/lib/dpkg/status", "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u1\nSource: glibc\n\n"),
+			testimage.File("root/.git-credentials", "https://ci:Zq8vT3mLw9XcR2pY7nKd@git.example.com\n")))
+	dir := t.TempDir()
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendImage(img); err != nil {
+		t.Fatal(err)
+	}
+	cacheDir := t.TempDir()
+	scan := func(cfg Config) (*report.Report, layerStats) {
+		t.Helper()
+		cfg.CacheDir, cfg.Vuln.DBDir = cacheDir, vulndb.SampleName
+		p, err := New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		rep, st, err := p.scan(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep, st
+	}
+	ids := func(r *report.Report) string {
+		var out []string
+		for _, f := range r.Findings {
+			out = append(out, f.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	first, st := scan(Config{})
+	if st.walked != 2 || !strings.Contains(ids(first), "CVE-2023-4911") || !strings.Contains(ids(first), "git-credentials") {
+		t.Fatalf("first scan: %+v %s", st, ids(first))
+	}
+	again, st := scan(Config{})
+	if st.walked != 0 || ids(again) != ids(first) || len(again.Coverage.Ecosystems) != len(first.Coverage.Ecosystems) {
+		t.Errorf("rescan: %+v %s, want %s", st, ids(again), ids(first))
+	}
+	signed, st := scan(Config{Pull: PullConfig{VerifySignature: true}})
+	if !strings.Contains(ids(signed), "integrity-signature-unverifiable") {
+		t.Errorf("signature check skipped on a rescan: %s", ids(signed))
+	}
+	// Another setting: the layers come from the layer cache, the report is
+	// made anew.
+	skipped, st := scan(Config{Analyzers: all.Config{SkipChecks: map[string]bool{"user-root": true}}})
+	if st.walked != 0 || !strings.Contains(ids(first), "user-root") || strings.Contains(ids(skipped), "user-root") {
+		t.Errorf("another setting: %+v %s", st, ids(skipped))
 	}
 }

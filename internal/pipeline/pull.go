@@ -9,46 +9,46 @@ import (
 
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/registry"
-	"github.com/customs-scanner/customs/internal/scan"
 	"github.com/customs-scanner/customs/internal/signature"
 	"github.com/customs-scanner/customs/internal/source"
 )
 
-// pullChecks adds the pull-integrity findings to res: for registry images
-// plain HTTP, a look-alike name and tag drift; for every image, when
-// asked, the signature.
-func (p *Pipeline) pullChecks(ctx context.Context, res *scan.Result, src *source.Options) error {
-	m := res.Meta
+// pullChecks returns the pull-integrity findings of the image m
+// describes: for registry images plain HTTP, a look-alike name and tag
+// drift; for every image, when asked, the signature. They are never
+// cached: a tag moves and a signature appears or is revoked between scans.
+func (p *Pipeline) pullChecks(ctx context.Context, m *source.Meta, src *source.Options) ([]model.Finding, error) {
+	var out []model.Finding
 	if m.Kind == source.KindRegistry && m.Name != "" {
 		if ref, err := name.ParseReference(m.Name, src.NameOptions()...); err == nil {
 			if m.PlainHTTP {
-				res.Findings = append(res.Findings, registry.PlainHTTPFinding(m.Name))
+				out = append(out, registry.PlainHTTPFinding(m.Name))
 			}
 			if f := registry.LookAlike(ref); f != nil {
-				res.Findings = append(res.Findings, *f)
+				out = append(out, *f)
 			}
 			if tag, ok := ref.(name.Tag); ok && p.drift != nil {
 				f, err := p.drift.Observe(tag.Name(), m.Digest)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if f != nil {
-					res.Findings = append(res.Findings, *f)
+					out = append(out, *f)
 				}
 			}
 		}
 	}
 	if !p.cfg.Pull.VerifySignature {
-		return nil
+		return out, nil
 	}
 	f, err := p.verify(ctx, m, src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if f != nil {
-		res.Findings = append(res.Findings, *f)
+		out = append(out, *f)
 	}
-	return nil
+	return out, nil
 }
 
 // verify checks the image's cosign signature in the registry it came

@@ -21,12 +21,12 @@ const maxText = 64 << 10
 // Analyzer is the image metadata secret analyzer.
 type Analyzer struct {
 	show bool
-	det  *secret.Detector
+	det  func() *secret.Detector
 }
 
 // New returns an analyzer using the rules of the file secret analyzer.
 func New(opt secret.Options) (*Analyzer, error) {
-	det, err := secret.LoadDetector(opt.ConfigPath)
+	det, err := secret.Rules(opt.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (a *Analyzer) AnalyzeImage(ctx context.Context, img *analyzer.Image) ([]mod
 func (a *Analyzer) keyValue(loc, name, val, what string) []model.Finding {
 	val = bound(val)
 	var out []model.Finding
-	for _, h := range a.det.Scan("", name+"="+val) {
+	for _, h := range a.det().Scan("", name+"="+val) {
 		if strings.HasPrefix(h.RuleID, "generic") && publicName(name) {
 			continue
 		}
@@ -127,7 +127,7 @@ func publicName(name string) bool {
 func (a *Analyzer) command(loc, cmd string) []model.Finding {
 	cmd = bound(cmd)
 	var out []model.Finding
-	for _, h := range a.det.Scan("", cmd) {
+	for _, h := range a.det().Scan("", cmd) {
 		out = append(out, a.finding(loc, h.RuleID, h.Title, h.Severity, h.Secret))
 	}
 	for _, p := range []struct {

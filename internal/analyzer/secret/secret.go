@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
@@ -34,13 +35,15 @@ type Options struct {
 // Analyzer is the file secret analyzer.
 type Analyzer struct {
 	opt    Options
-	det    *Detector
+	det    func() *Detector
 	cfgKey string
 }
 
-// New returns an analyzer with opt, loading the rules.
+// New returns an analyzer with opt. A rules file given in opt is read and
+// checked now; the built-in rules are compiled when first needed, so a
+// scan served from caches never pays for them.
 func New(opt Options) (*Analyzer, error) {
-	det, err := LoadDetector(opt.ConfigPath)
+	det, err := Rules(opt.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +60,27 @@ func New(opt Options) (*Analyzer, error) {
 }
 
 // Detector returns the rules the analyzer uses, for image-level checks.
-func (a *Analyzer) Detector() *Detector { return a.det }
+func (a *Analyzer) Detector() *Detector { return a.det() }
+
+// Rules returns the detector for a rules file (or the built-in rules for
+// ""), loaded on the first call of the returned function. A rules file is
+// loaded at once, so that a bad one is reported before any scan starts.
+func Rules(path string) (func() *Detector, error) {
+	if path != "" {
+		det, err := LoadDetector(path)
+		if err != nil {
+			return nil, err
+		}
+		return func() *Detector { return det }, nil
+	}
+	return sync.OnceValue(func() *Detector {
+		det, err := LoadDetector("")
+		if err != nil {
+			panic("built-in secret rules: " + err.Error()) // a build defect, caught by every test
+		}
+		return det
+	}), nil
+}
 
 // Name implements analyzer.Analyzer.
 func (a *Analyzer) Name() string { return "secret" }
@@ -73,7 +96,7 @@ func (a *Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 	if !e.IsRegular() || e.Size == 0 {
 		return analyzer.Skip
 	}
-	if skipPath(e.Path) || a.det.PathAllowed(e.Path) {
+	if skipPath(e.Path) || a.det().PathAllowed(e.Path) {
 		return analyzer.Skip
 	}
 	if headerOnly(e.Path) {
@@ -116,7 +139,7 @@ func (a *Analyzer) analyze(ctx context.Context, f *analyzer.File, r *analyzer.Re
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	for _, h := range a.det.ScanBytes(f.Path, f.Content) {
+	for _, h := range a.det().ScanBytes(f.Path, f.Content) {
 		if covered[h.Line] {
 			continue
 		}
