@@ -94,7 +94,7 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 // defaultMemoryLimitMB keeps a scan's memory bounded whatever the image
 // size: the layer engine streams, and what it holds at once is a few file
 // buffers and the results.
-const defaultMemoryLimitMB = 96
+const defaultMemoryLimitMB = 80
 
 // setMemoryLimit sets the runtime's soft memory limit, unless GOMEMLIMIT
 // already does.
