@@ -1,7 +1,9 @@
 package imagecheck
 
 import (
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -185,13 +187,8 @@ func portChecks(img *analyzer.Image) []model.Finding {
 	if img.Config == nil {
 		return nil
 	}
-	keys := make([]string, 0, len(img.Config.Config.ExposedPorts))
-	for k := range img.Config.Config.ExposedPorts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []model.Finding
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(img.Config.Config.ExposedPorts)) {
 		num, _, _ := strings.Cut(k, "/")
 		port, err := strconv.Atoi(num)
 		if err != nil {
@@ -222,13 +219,8 @@ func volumeChecks(img *analyzer.Image) []model.Finding {
 	if img.Config == nil {
 		return nil
 	}
-	keys := make([]string, 0, len(img.Config.Config.Volumes))
-	for k := range img.Config.Config.Volumes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var out []model.Finding
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(img.Config.Config.Volumes)) {
 		sev, ok := sensitiveVolumes[path.Clean("/"+k)]
 		if !ok {
 			continue
