@@ -59,6 +59,15 @@ func TestGateDecideRegistry(t *testing.T) {
 	if code, err := (Gate{ExitCode: 1, AllowMissingData: true}).DecideRegistry(rep); code != 0 || err != nil {
 		t.Errorf("allowed: %d %v", code, err)
 	}
+	for name, r := range map[string]*registry.ScanReport{
+		"nothing scanned": {Registry: "r.example"},
+		"tags not listed": {Registry: "r.example", Stats: registry.ScanStats{Images: 1}, Images: []registry.ImageResult{{Digest: "sha256:a"}},
+			Errors: []string{"listing tags of team/app: 401 Unauthorized"}},
+	} {
+		if _, err := (Gate{ExitCode: 1, AllowMissingData: true}).DecideRegistry(r); !errors.Is(err, ErrMissingData) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	rep.Stats.Failed = 1
 	if _, err := (Gate{}).DecideRegistry(rep); err == nil {
 		t.Error("a failed image passed")

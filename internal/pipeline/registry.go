@@ -82,6 +82,14 @@ func (g Gate) DecideRegistry(rep *registry.ScanReport) (int, error) {
 	if g.ExitCode == 0 {
 		return 0, nil
 	}
+	// A gate over nothing, or over part of what was asked, proves nothing.
+	switch {
+	case len(rep.Errors) > 0:
+		return 0, fmt.Errorf("%w: %d repositories or tags of %s could not be listed or resolved, so the gate cannot pass: %s",
+			ErrMissingData, len(rep.Errors), rep.Registry, rep.Errors[0])
+	case rep.Stats.Images == 0:
+		return 0, fmt.Errorf("%w: no image of %s matched the repositories and tags asked for, so the gate cannot pass", ErrMissingData, rep.Registry)
+	}
 	if !g.AllowMissingData {
 		for _, im := range rep.Images {
 			if len(im.Missing) > 0 {
