@@ -23,6 +23,9 @@ type RegistryOptions struct {
 	User, Password string
 	// Delete enables manifest and blob deletes.
 	Delete bool
+	// Notify, when set, is an http(s) URL the registry posts its event
+	// notification envelopes to.
+	Notify string
 }
 
 // TestRegistry is a running Debian docker-registry (distribution 2.8).
@@ -57,6 +60,10 @@ func Registry(t testing.TB, opt RegistryOptions) *TestRegistry {
 		cfg += "  delete:\n    enabled: true\n"
 	}
 	cfg += "http:\n  addr: " + r.Host + "\n"
+	if opt.Notify != "" {
+		cfg += "notifications:\n  endpoints:\n    - name: test\n      url: " + strconv.Quote(opt.Notify) +
+			"\n      timeout: 5s\n      threshold: 5\n      backoff: 200ms\n"
+	}
 	if opt.User != "" {
 		h, err := bcrypt.GenerateFromPassword([]byte(opt.Password), bcrypt.MinCost)
 		if err != nil {
