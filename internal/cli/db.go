@@ -123,8 +123,8 @@ func printStatus(ctx context.Context, w io.Writer, dir, skipped string) error {
 	return nil
 }
 
-// writeStatus prints the database's size, record count, what the last
-// import skipped (when given) and its sources.
+// writeStatus prints the database's size, record count, generation, what
+// the last import skipped (when given) and its sources.
 func writeStatus(w io.Writer, st *vulndb.Status, skipped string) {
 	fmt.Fprintf(w, "Database: %s (%.1f MB)\n", st.Path, float64(st.Size)/(1<<20))
 	if st.Records == 0 {
@@ -136,6 +136,7 @@ func writeStatus(w io.Writer, st *vulndb.Status, skipped string) {
 		}
 		fmt.Fprintf(w, "Records:  %d advisory records from %d %s, naming packages of %d ecosystems (--json lists them)\n", st.Records, len(st.Sources), from, len(st.Ecosystems))
 	}
+	fmt.Fprintf(w, "Generation: %d (moves on with every import or update that changes a record)\n", st.Generation)
 	if skipped != "" {
 		fmt.Fprintf(w, "Skipped:  %s\n", skipped)
 	}

@@ -40,7 +40,8 @@ func TestDBImportRejectsGarbage(t *testing.T) {
 	_, status, _ := runDB(t, "status", "--db-dir", dir)
 	code, js, _ := runDB(t, "status", "--json", "--db-dir", dir)
 	var st struct {
-		Records    int `json:"records"`
+		Records    int   `json:"records"`
+		Generation int64 `json:"generation"`
 		Ecosystems []struct {
 			Ecosystem string `json:"ecosystem"`
 			Records   int    `json:"records"`
@@ -54,7 +55,8 @@ func TestDBImportRejectsGarbage(t *testing.T) {
 		perEco[e.Ecosystem] = e.Records
 	}
 	// DSA-5514-1 and DSA-5532-1 name Debian 12; the CVE record names no package.
-	if st.Records != len(files) || perEco["Debian:12"] != 2 || perEco["npm"] != 2 || !strings.Contains(status, "ecosystems") {
+	if st.Records != len(files) || perEco["Debian:12"] != 2 || perEco["npm"] != 2 || !strings.Contains(status, "ecosystems") ||
+		st.Generation <= 0 || !strings.Contains(status, "Generation: "+strconv.FormatInt(st.Generation, 10)) {
 		t.Errorf("status %+v\n%s", st, status)
 	}
 

@@ -7,6 +7,7 @@ import (
 	"github.com/google/osv-scalibr/semantic"
 
 	"github.com/customs-scanner/customs/internal/model"
+	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
 // target is what a package is looked up as: an OSV ecosystem base, the name
@@ -37,6 +38,19 @@ func exact(names ...string) func(string) bool {
 func targetFor(p *model.Package, os *model.OS) (target, bool) {
 	pl := planFor(p, os)
 	return pl.t, pl.state == matchable
+}
+
+// LookupKey is the key under which Run looks p up in the database on an
+// image running os: the ecosystem base and the normalized name the
+// advisories use (a Debian package's source package, say). ok is false
+// when Run does not look p up: customs has no advisory source for it, or
+// it has no version.
+func LookupKey(p *model.Package, os *model.OS) (vulndb.PackageKey, bool) {
+	pl := planFor(p, os)
+	if pl.state != matchable {
+		return vulndb.PackageKey{}, false
+	}
+	return vulndb.PackageKey{Ecosystem: pl.t.base, Name: vulndb.NormalizeName(pl.t.base, pl.t.name)}, true
 }
 
 // Plan states.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -24,14 +25,15 @@ import (
 const FileName = "vuln.db"
 
 // schemaVersion changes when the tables change; older files are rebuilt.
-const schemaVersion = "3"
+// Version 4 added records.hash and the change log (see changes.go).
+const schemaVersion = "4"
 
 const schema = `
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sources(
 	source TEXT PRIMARY KEY, origin TEXT NOT NULL, fetched_at TEXT NOT NULL, records INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS records(
-	source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, data BLOB NOT NULL,
+	source TEXT NOT NULL, id TEXT NOT NULL, modified TEXT NOT NULL, data BLOB NOT NULL, hash BLOB NOT NULL,
 	PRIMARY KEY(source, id));
 CREATE TABLE IF NOT EXISTS affected(
 	base TEXT NOT NULL, name TEXT NOT NULL, ecosystem TEXT NOT NULL, source TEXT NOT NULL, id TEXT NOT NULL,
@@ -42,6 +44,10 @@ CREATE INDEX IF NOT EXISTS records_id ON records(id);
 CREATE TABLE IF NOT EXISTS known(id TEXT NOT NULL, rid TEXT NOT NULL, PRIMARY KEY(id, rid)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ecosystems(
 	ecosystem TEXT PRIMARY KEY, records INTEGER NOT NULL, modified TEXT NOT NULL, fetched_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS changed_ids(generation INTEGER NOT NULL, id TEXT NOT NULL,
+	PRIMARY KEY(generation, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS changed_keys(generation INTEGER NOT NULL, base TEXT NOT NULL, name TEXT NOT NULL,
+	PRIMARY KEY(generation, base, name)) WITHOUT ROWID;
 `
 
 // ErrNoDatabase is returned by Open when the directory holds no database.
@@ -401,6 +407,8 @@ type Status struct {
 	Sources []Source `json:"sources"`
 	// Ecosystems lists the exact ecosystems records name, with their counts.
 	Ecosystems []EcosystemInfo `json:"ecosystems"`
+	// Generation changes whenever records change (see DB.Generation).
+	Generation int64 `json:"generation"`
 }
 
 // Oldest is the fetch time of the least recently fetched source (zero when
@@ -432,6 +440,9 @@ func (d *DB) Status(ctx context.Context) (*Status, error) {
 		return nil, err
 	}
 	if st.Ecosystems, err = d.Ecosystems(ctx); err != nil {
+		return nil, err
+	}
+	if st.Generation, err = d.Generation(ctx); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -489,10 +500,11 @@ var (
 	buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 )
 
-func encodeRecord(r *Record) ([]byte, error) {
+// encodeRecord returns the stored form of r and the hash of its content.
+func encodeRecord(r *Record) ([]byte, []byte, error) {
 	raw, err := json.Marshal(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var buf bytes.Buffer
 	zw := writers.Get().(*flate.Writer)
@@ -500,9 +512,10 @@ func encodeRecord(r *Record) ([]byte, error) {
 	zw.Reset(&buf)
 	zw.Write(raw)
 	if err := zw.Close(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return buf.Bytes(), nil
+	sum := sha256.Sum256(raw)
+	return buf.Bytes(), sum[:], nil
 }
 
 func inflate(data []byte) ([]byte, error) {
@@ -556,6 +569,8 @@ type Builder struct {
 	insKnown *sql.Stmt
 	counts   map[string]int
 	seen     map[string]map[string]bool
+	// log records what this Builder changes, for DB.ChangedSince.
+	log *changeLog
 	// Skipped counts the files that held no valid OSV record; SkippedFiles
 	// names the first MaxSkipReasons of them with the reason.
 	Skipped      int
@@ -623,7 +638,11 @@ func newBuilder(ctx context.Context, db *sql.DB) (*Builder, error) {
 		return nil, err
 	}
 	b := &Builder{db: db, tx: tx, counts: map[string]int{}, seen: map[string]map[string]bool{}}
-	if b.insRec, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO records(source, id, modified, data) VALUES(?, ?, ?, ?)`); err != nil {
+	if b.log, err = openChangeLog(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if b.insRec, err = tx.PrepareContext(ctx, `INSERT OR REPLACE INTO records(source, id, modified, data, hash) VALUES(?, ?, ?, ?, ?)`); err != nil {
 		tx.Rollback()
 		return nil, err
 	}
@@ -640,6 +659,9 @@ func newBuilder(ctx context.Context, db *sql.DB) (*Builder, error) {
 
 // Begin removes every record of source, so that it can be filled anew.
 func (b *Builder) Begin(ctx context.Context, source string) error {
+	if err := b.log.track(ctx, b.tx, source); err != nil {
+		return err
+	}
 	for _, q := range []string{`DELETE FROM records WHERE source = ?`, `DELETE FROM affected WHERE source = ?`, `DELETE FROM sources WHERE source = ?`} {
 		if _, err := b.tx.ExecContext(ctx, q, source); err != nil {
 			return err
@@ -653,12 +675,15 @@ func (b *Builder) Begin(ctx context.Context, source string) error {
 // Add stores r as part of source. Withdrawn records are stored too (the
 // matcher skips them) so that status counts match the source.
 func (b *Builder) Add(ctx context.Context, source string, r *Record) error {
-	data, err := encodeRecord(r)
+	data, hash, err := encodeRecord(r)
 	if err != nil {
 		return err
 	}
 	seen := b.seen[source]
 	if seen == nil {
+		if err := b.log.track(ctx, b.tx, source); err != nil {
+			return err
+		}
 		seen = map[string]bool{}
 		b.seen[source] = seen
 	}
@@ -670,7 +695,7 @@ func (b *Builder) Add(ctx context.Context, source string, r *Record) error {
 		seen[r.ID] = true
 		b.counts[source]++
 	}
-	if _, err := b.insRec.ExecContext(ctx, source, r.ID, r.Modified, data); err != nil {
+	if _, err := b.insRec.ExecContext(ctx, source, r.ID, r.Modified, data, hash); err != nil {
 		return err
 	}
 	for _, names := range [][]string{r.Aliases, r.Upstream} {
@@ -713,7 +738,8 @@ func (b *Builder) End(ctx context.Context, source, origin string, fetched time.T
 	return err
 }
 
-// commit summarizes the ecosystems (see DB.Ecosystems) and commits.
+// commit summarizes the ecosystems (see DB.Ecosystems), logs what changed
+// under a new generation (see DB.ChangedSince) and commits.
 func (b *Builder) commit(ctx context.Context) error {
 	b.insRec.Close()
 	b.insAff.Close()
@@ -731,6 +757,10 @@ func (b *Builder) commit(ctx context.Context) error {
 		SELECT a.ecosystem, COUNT(DISTINCT a.id), MAX(a.modified), COALESCE(MAX(s.fetched_at), '')
 		FROM affected a LEFT JOIN sources s ON s.source = a.source
 		WHERE a.withdrawn = 0 GROUP BY a.ecosystem`); err != nil {
+		b.tx.Rollback()
+		return err
+	}
+	if err := b.log.commit(ctx, b.tx); err != nil {
 		b.tx.Rollback()
 		return err
 	}

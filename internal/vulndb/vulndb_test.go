@@ -203,7 +203,7 @@ func FuzzParse(f *testing.F) {
 			if r == nil || r.ID == "" {
 				t.Fatal("record without id accepted")
 			}
-			if _, err := encodeRecord(r); err != nil {
+			if _, _, err := encodeRecord(r); err != nil {
 				t.Fatal(err)
 			}
 		}
