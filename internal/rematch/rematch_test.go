@@ -353,7 +353,7 @@ func TestPackageKey(t *testing.T) {
 		{nil, pypi("Flask_Login", "0.6.2"), vulndb.PackageKey{Ecosystem: "PyPI", Name: "flask-login"}, true},
 		{nil, model.Package{Name: "go", Version: "go1.21.1", Type: model.TypeGolang}, vulndb.PackageKey{Ecosystem: "Go", Name: "stdlib"}, true},
 		{nil, deb("libc6", "glibc", "2.36-9+deb12u1", "debian-12"), vulndb.PackageKey{}, false}, // no OS: not matched
-		{debian12, npm("lodash", "", "x"), vulndb.PackageKey{}, false},                               // no version
+		{debian12, npm("lodash", "", "x"), vulndb.PackageKey{}, false},                          // no version
 		{debian12, model.Package{Name: "busybox", Version: "1.36.1", Type: "binary"}, vulndb.PackageKey{}, false},
 	} {
 		got, ok := PackageKey(c.os, c.p)
