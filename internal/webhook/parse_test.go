@@ -130,6 +130,7 @@ func TestParseDistributionSkipsInvalidPushes(t *testing.T) {
 		ev{"no-host", "push", dockerManifest, "app", digestA, "", "", ""},
 		ev{"bad-host", "push", dockerManifest, "app", digestA, "", "", "reg.example.com/evil"},
 		ev{"url-path-host", "push", dockerManifest, "app", digestA, "", "/v2/app/manifests/x", "bad host"},
+		ev{"bare-host", "push", dockerManifest, "app", digestA, "", "", "registry"},
 		ev{"ok2", "push", ociIndex, "a/b/c", digestB, "1.0", "", "localhost:5000"},
 	)
 	got, err := webhook.ParseDistribution(body)
@@ -147,11 +148,11 @@ func TestParseDistributionSkipsInvalidPushes(t *testing.T) {
 	var ids []string
 	for _, s := range skips {
 		ids = append(ids, s.EventID)
-		if s.Reason == "" || s.Index < 1 || s.Index > 9 {
+		if s.Reason == "" || s.Index < 1 || s.Index > 10 {
 			t.Errorf("skip %+v", s)
 		}
 	}
-	wantIDs := []string{"short-digest", "no-algorithm", "upper-repo", "climbing-repo", "empty-repo", "bad-tag", "no-host", "bad-host", "url-path-host"}
+	wantIDs := []string{"short-digest", "no-algorithm", "upper-repo", "climbing-repo", "empty-repo", "bad-tag", "no-host", "bad-host", "url-path-host", "bare-host"}
 	if !slices.Equal(ids, wantIDs) {
 		t.Errorf("skipped %q, want %q (err: %v)", ids, wantIDs, err)
 	}

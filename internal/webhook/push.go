@@ -133,6 +133,11 @@ func validate(p Push) (Push, string) {
 	if !hostPattern.MatchString(p.Registry) {
 		return p, fmt.Sprintf("invalid registry host %q", clip(p.Registry))
 	}
+	if !strings.ContainsAny(p.Registry, ".:") && p.Registry != "localhost" {
+		// Image references read such a first component as a Docker Hub
+		// namespace, so the push could not be named.
+		return p, fmt.Sprintf("registry host %q has neither a dot nor a port", clip(p.Registry))
+	}
 	named, err := reference.WithName(p.Registry + "/" + p.Repository)
 	if err != nil || reference.Domain(named) != p.Registry || reference.Path(named) != p.Repository {
 		return p, fmt.Sprintf("invalid repository name %q", clip(p.Repository))
