@@ -11,6 +11,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/content"
+	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
@@ -62,6 +63,7 @@ func findContainerdImage(ctx context.Context, cli *containerd.Client, input stri
 	if nss[0] == "" {
 		nss = []string{"k8s.io", "default"}
 	}
+	byDigest, isDigest := targetDigest(input)
 	names := []string{input}
 	if ref, err := reference.ParseDockerRef(input); err == nil && ref.String() != input {
 		names = append(names, ref.String())
@@ -76,20 +78,47 @@ func findContainerdImage(ctx context.Context, cli *containerd.Client, input stri
 			if err != nil {
 				return nil, fmt.Errorf("looking up %s in containerd at %s (namespace %s): %w", n, addr, ns, err)
 			}
-			store := &containerdStore{ctx: nctx, cs: cli.ContentStore()}
-			target := v1.Descriptor{MediaType: types.MediaType(ci.Target.MediaType), Digest: v1.Hash{Algorithm: ci.Target.Digest.Algorithm().String(), Hex: ci.Target.Digest.Encoded()}, Size: ci.Target.Size}
-			v1img, err := imageFromBlob(store, target, o.Platform)
+			return openContainerdRecord(nctx, cli, ci, input, o, addr, ns)
+		}
+		if isDigest {
+			found, err := cli.ImageService().List(nctx, "target.digest=="+byDigest.String())
 			if err != nil {
-				return nil, fmt.Errorf("image %s in containerd at %s (namespace %s): %w", n, addr, ns, err)
+				return nil, fmt.Errorf("looking up %s in containerd at %s (namespace %s): %w", input, addr, ns, err)
 			}
-			ra, err := FromV1(v1img, input, KindContainerd, ci.Name)
-			if err != nil {
-				return nil, fmt.Errorf("image %s in containerd at %s (namespace %s): %w", n, addr, ns, err)
+			if len(found) > 0 {
+				return openContainerdRecord(nctx, cli, found[0], input, o, addr, ns)
 			}
-			return ra, nil
 		}
 	}
 	return nil, fmt.Errorf("containerd at %s has no image %q in namespace %s (import or pull it first, or pick the namespace with --containerd-namespace)", addr, input, strings.Join(nss, " or "))
+}
+
+// targetDigest reads input as the digest of an image record's target (its
+// manifest or index), the way `ctr images ls` and nerdctl show an image:
+// when no record is called input (CRI names records by configuration
+// digest), it names exactly that content, whatever the records holding it
+// are called and wherever their tags move.
+func targetDigest(input string) (digest.Digest, bool) {
+	if !strings.HasPrefix(input, "sha256:") {
+		return "", false
+	}
+	d, err := digest.Parse(input)
+	return d, err == nil
+}
+
+// openContainerdRecord opens the image an image record names.
+func openContainerdRecord(nctx context.Context, cli *containerd.Client, ci images.Image, input string, o *Options, addr, ns string) (RandomAccess, error) {
+	store := &containerdStore{ctx: nctx, cs: cli.ContentStore()}
+	target := v1.Descriptor{MediaType: types.MediaType(ci.Target.MediaType), Digest: v1.Hash{Algorithm: ci.Target.Digest.Algorithm().String(), Hex: ci.Target.Digest.Encoded()}, Size: ci.Target.Size}
+	v1img, err := imageFromBlob(store, target, o.Platform)
+	if err != nil {
+		return nil, fmt.Errorf("image %s in containerd at %s (namespace %s): %w", ci.Name, addr, ns, err)
+	}
+	ra, err := FromV1(v1img, input, KindContainerd, ci.Name)
+	if err != nil {
+		return nil, fmt.Errorf("image %s in containerd at %s (namespace %s): %w", ci.Name, addr, ns, err)
+	}
+	return ra, nil
 }
 
 // containerdStore reads blobs from containerd's content store.

@@ -194,6 +194,17 @@ func TestContainerd(t *testing.T) {
 	}
 	checkScan(t, opened, img)
 
+	// The record's target digest names the same image, whatever its name.
+	byDigest, err := source.Open(context.Background(), imgs[0].Target.Digest.String(), &source.Options{Source: source.KindContainerd, ContainerdAddress: sock})
+	if err != nil {
+		t.Fatalf("opening by target digest: %v", err)
+	}
+	defer byDigest.Close()
+	if m := byDigest.Meta(); m.Name != "docker.io/"+tag || m.Input != imgs[0].Target.Digest.String() {
+		t.Errorf("by target digest: name %q input %q", m.Name, m.Input)
+	}
+	checkScan(t, byDigest, img)
+
 	_, err = source.Open(context.Background(), tag, &source.Options{Source: source.KindContainerd, ContainerdAddress: sock, ContainerdNamespace: "elsewhere"})
 	if err == nil || !strings.Contains(err.Error(), "namespace elsewhere") || !strings.Contains(err.Error(), "--containerd-namespace") {
 		t.Errorf("image in another namespace: %v", err)
