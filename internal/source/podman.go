@@ -10,11 +10,14 @@ import (
 // Docker-compatible API: --podman-host, $CONTAINER_HOST, the system socket,
 // then the user's socket.
 func openPodman(ctx context.Context, input string, o *Options) (Image, error) {
-	host, how := podmanHost(o)
+	host, how := PodmanHost(o)
 	return openEngine(ctx, input, o, KindPodman, "Podman service", host, how)
 }
 
-func podmanHost(o *Options) (host, how string) {
+// PodmanHost is the address of the Podman service that o leads to, and
+// where it came from: o.PodmanHost, $CONTAINER_HOST, the system socket when
+// it exists, else the user's socket.
+func PodmanHost(o *Options) (host, how string) {
 	if o.PodmanHost != "" {
 		return o.PodmanHost, "--podman-host"
 	}
