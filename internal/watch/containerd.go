@@ -73,7 +73,11 @@ func (c *containerdStore) List(ctx context.Context) ([]Image, error) {
 }
 
 func (c *containerdStore) Watch(ctx context.Context, fn func(Event)) error {
-	return run(ctx, c, c.opts, fn)
+	return run(ctx, c, c.opts, nil, fn)
+}
+
+func (c *containerdStore) WatchFrom(ctx context.Context, known []Image, fn func(Event)) error {
+	return run(ctx, c, c.opts, known, fn)
 }
 
 // list reads the image records of the namespace (or of every namespace)

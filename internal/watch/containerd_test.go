@@ -116,7 +116,7 @@ func TestContainerd(t *testing.T) {
 	}
 	opened.Close()
 
-	r := startWatch(t, w)
+	r := startWatch(t, w.Watch)
 	if ev := r.next(beforeID); ev.Kind != watch.Added || ev.Changed || !refsAre(ev.Image.Refs, beforeTag) {
 		t.Errorf("first event %+v, want the image already there, added", ev)
 	}
@@ -174,7 +174,7 @@ func TestContainerdReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := startWatch(t, w)
+	r := startWatch(t, w.Watch)
 	r.next(ids...)
 	r.next(ids...)
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 
 	"github.com/customs-scanner/customs/internal/source"
@@ -33,7 +34,9 @@ func Docker(host string, opts ...Option) (Watcher, error) {
 
 // Podman watches the Podman service at host through its Docker-compatible
 // API ("" means what the scan pipeline would use: $CONTAINER_HOST, the
-// system socket, the user's socket).
+// system socket, the user's socket). Its /events endpoint streams Podman's
+// image events (pull, load, tag, untag, remove) whatever events backend the
+// service uses (tests run it with the file backend).
 func Podman(host string, opts ...Option) (Watcher, error) {
 	if host == "" {
 		host, _ = source.PodmanHost(&source.Options{})
@@ -71,7 +74,11 @@ func (e *engine) List(ctx context.Context) ([]Image, error) {
 }
 
 func (e *engine) Watch(ctx context.Context, fn func(Event)) error {
-	return run(ctx, e, e.opts, fn)
+	return run(ctx, e, e.opts, nil, fn)
+}
+
+func (e *engine) WatchFrom(ctx context.Context, known []Image, fn func(Event)) error {
+	return run(ctx, e, e.opts, known, fn)
 }
 
 // list reads the engine's image list: top-level images, dangling ones
@@ -112,39 +119,31 @@ func named(names []string, none string) []string {
 	return out
 }
 
-// storeActions are the image (and container) event actions after which
-// the store may hold other images or names: Docker's (pull, load, import,
-// tag, untag, delete, push, prune, a container commit; create with the
-// containerd image store) and Podman's (remove, build).
-var storeActions = []string{"pull", "load", "import", "tag", "untag", "delete", "push", "prune", "commit", "create", "remove", "build"}
+// storeActions are the event actions after which the store may hold other
+// images or names: of images, Docker's (pull, load, import, tag, untag,
+// delete, push, prune; create with the containerd image store) and
+// Podman's (remove, build); of containers, commit.
+var storeActions = []string{"pull", "load", "import", "tag", "untag", "delete", "push", "prune", "create", "remove", "build", "commit"}
 
 // subscribe follows the engine's events, filtered by the engine to
-// storeActions of images and containers (a commit is a container event).
+// storeActions of images and containers; of a container's, only a commit
+// (which makes an image) counts.
 func (e *engine) subscribe(ctx context.Context, changed func()) (<-chan error, error) {
 	cli, err := e.client()
 	if err != nil {
 		return nil, err
 	}
-	filters := make(client.Filters).Add("type", "image", "container").Add("event", storeActions...)
+	filters := make(client.Filters).Add("type", string(events.ImageEventType), string(events.ContainerEventType)).Add("event", storeActions...)
 	res := cli.Events(ctx, client.EventsListOptions{Filters: filters})
 	ended := make(chan error, 1)
-	// Events returns once the engine answered, or with the error waiting.
-	select {
-	case err := <-res.Err:
-		cli.Close()
-		return nil, err
-	default:
-	}
 	go func() {
 		defer cli.Close()
 		for {
 			select {
-			case _, ok := <-res.Messages:
-				if !ok {
-					ended <- nil
-					return
+			case m := <-res.Messages:
+				if m.Type == events.ImageEventType || m.Action == events.ActionCommit {
+					changed()
 				}
-				changed()
 			case err := <-res.Err:
 				ended <- err
 				return

@@ -105,7 +105,7 @@ func testEngineWatch(t *testing.T, engine, host string, open func(host string, o
 	opened.Close()
 
 	// Watch reports what the engine holds, then each change.
-	r := startWatch(t, w)
+	r := startWatch(t, w.Watch)
 	if ev := r.next(beforeID); ev.Kind != watch.Added || ev.Changed || !refsAre(ev.Image.Refs, beforeTag) {
 		t.Errorf("first event %+v, want the image already there, added", ev)
 	}
@@ -153,6 +153,28 @@ func testEngineWatch(t *testing.T, engine, host string, open func(host string, o
 	if n := r.count(watch.Added, ids[1]); n != 1 {
 		t.Errorf("%s reported added %d times, want once", ids[1], n)
 	}
+
+	// A watch from what a caller saw before: the image since removed, the
+	// one since retagged and the one unchanged. Only the differences are
+	// reported.
+	ims, err = w.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := []watch.Image{
+		findImage(t, ims, beforeID),
+		{Engine: engine, Host: host, ID: ids[1], Input: ids[1], Refs: []string{bTag}},
+		{Engine: engine, Host: host, ID: ids[0], Input: ids[0], Refs: []string{aTag}},
+	}
+	r = startWatch(t, func(ctx context.Context, fn func(watch.Event)) error { return w.WatchFrom(ctx, known, fn) })
+	if ev := r.next(beforeID, ids[0], ids[1]); ev.Kind != watch.Removed || ev.Image.ID != ids[1] || !refsAre(ev.Image.Refs, bTag) {
+		t.Errorf("watching from what was known: %+v, want %s removed", ev, ids[1])
+	}
+	if ev := r.next(beforeID, ids[0], ids[1]); ev.Kind != watch.Added || !ev.Changed || ev.Image.ID != ids[0] || !refsAre(ev.Image.Refs, aTag2) {
+		t.Errorf("watching from what was known: %+v, want %s changed to ref %s", ev, ids[0], aTag2)
+	}
+	r.quiet(time.Second, beforeID, ids[0], ids[1])
+	r.stop()
 }
 
 func TestDocker(t *testing.T) {
@@ -178,7 +200,7 @@ func TestDockerReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := startWatch(t, w)
+	r := startWatch(t, w.Watch)
 	r.next(ids...)
 	r.next(ids...)
 

@@ -119,12 +119,13 @@ type recorder struct {
 	seen   []watch.Event
 }
 
-// startWatch runs w.Watch until the test ends or stop is called.
-func startWatch(t *testing.T, w watch.Watcher) *recorder {
+// startWatch runs watchFn (a Watcher's Watch, or WatchFrom with what the
+// caller knew) until the test ends or stop is called.
+func startWatch(t *testing.T, watchFn func(context.Context, func(watch.Event)) error) *recorder {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &recorder{t: t, cancel: cancel, done: make(chan error, 1), events: make(chan watch.Event, 10000)}
 	go func() {
-		r.done <- w.Watch(ctx, func(ev watch.Event) {
+		r.done <- watchFn(ctx, func(ev watch.Event) {
 			r.mu.Lock()
 			r.seen = append(r.seen, ev)
 			r.mu.Unlock()

@@ -2,48 +2,61 @@
 // containerd, Podman) for the customs server: it lists what the store holds
 // and reports each image that appears, changes its names or goes away.
 //
-// # Semantics
+// # Identity
 //
 // An image is identified by its ID within its store (and, for containerd,
 // its namespace): Docker's and Podman's image ID, containerd's target
-// (manifest or index) digest. Content behind an ID never changes, so
+// (manifest or index) digest. The content behind an ID never changes, so
 // [Image.Input] with [Image.SourceOptions] scans exactly that image even if
 // its tags move meanwhile.
 //
-// [Watcher.Watch] first subscribes to the store's image events and then
-// lists the store, reporting every image it holds as [Added]. It then keeps
+// # Events
+//
+// [Watcher.Watch] subscribes to the store's image events, then lists the
+// store and reports every image it holds as [Added]. From then on it keeps
 // a picture of the store (ID → names) and, whenever the picture may have
 // changed, lists the store again and reports the difference:
 //
-//   - [Added] with Changed false: an ID it did not hold before (a pull, load,
-//     import, build or commit);
-//   - [Added] with Changed true: a known ID whose Refs or RepoDigests differ
-//     (a tag, an untag that leaves the image in place, a push); the Image
-//     carries the names it has now;
-//   - [Removed]: an ID no longer in the store; the Image is the last one
+//   - [Added] with Changed false: an ID not in the picture (a pull, load,
+//     import, build, commit);
+//   - [Added] with Changed true: an ID in the picture whose Refs or
+//     RepoDigests differ (a tag, an untag that leaves the image in place, a
+//     push); the Image carries the names it has now;
+//   - [Removed]: an ID no longer in the store; the Image is the one last
 //     reported.
 //
+// [Watcher.WatchFrom] starts from a picture the caller kept (the images it
+// saw before it stopped) instead of an empty one, so its first listing
+// reports only what changed since: images removed meanwhile as Removed.
+//
 // Events only tell the watcher when to list again; what it reports always
-// comes from a listing, so it does not depend on how each engine names the
+// comes from a listing, so it does not depend on how each engine names an
 // image in its events. Events are coalesced: a burst (a `docker load` of
 // many images, a tag followed by an untag) is listed once, when no event has
-// come for [settleDelay] or at most [maxSettle] after the burst's first
-// event, and each image is reported at most once per listing, with its
-// names at that moment; a tag then untag within one burst reports nothing.
-// Events are never queued: the reader keeps one "changed" flag, so a burst
-// of any size costs one listing. The store is also listed every
-// [resyncInterval] and once shortly after each subscription, so an event
-// the engine never sent (an untagged BuildKit result) or dropped is caught
-// up with.
+// come for 200 ms or at the latest 2 s after the burst's first event, and
+// each image is reported at most once per listing, with its names at that
+// moment: a tag and its untag within one burst report nothing. Events are
+// never queued: their reader keeps one "list again" flag, so a burst of any
+// size costs one listing. The store is also listed 2 s after each
+// subscription (an event the engine sent before it had registered the
+// subscription is not lost) and every 5 minutes (a change that no image
+// event announces, such as an untagged BuildKit result, is seen then).
+//
+// # Failures
 //
 // When the event stream breaks or the engine cannot be reached, Watch waits
-// (backing off from [minBackoff] to [maxBackoff]), subscribes again, lists
-// again and reports what changed meanwhile against its last picture: images
-// added and removed while the engine was away are reported like any others,
-// and nothing is reported twice.
+// (from 250 ms, doubling up to 30 s; [OnError] hears of each failure),
+// subscribes again, lists again and reports what changed meanwhile against
+// its picture: images added and removed while the engine was away are
+// reported like any others, and nothing is reported twice.
 //
-// A listing holds at most [maxImages] images and keeps at most [maxNames]
-// Refs and RepoDigests per image; a larger store fails the listing.
+// # Limits
+//
+// A listing holds at most 100,000 images, and at most 1,000 Refs and 1,000
+// RepoDigests are kept per image (the first in sorted order). The engines'
+// answers are decoded by their client libraries (containerd's gRPC messages
+// are limited to 16 MiB); what the watcher keeps is bounded by the limits
+// above, and events are never buffered.
 package watch
 
 import (
@@ -139,9 +152,10 @@ const (
 type Event struct {
 	Kind  EventKind
 	Image Image
-	// Changed is true for an Added event of an image the watcher already
-	// reported: only its Refs or RepoDigests changed, its content did not,
-	// so a scanner keyed by ID need not scan it again.
+	// Changed is true for an Added event of an image already in the
+	// watcher's picture (reported before, or given to WatchFrom): only its
+	// Refs or RepoDigests changed, its content did not, so a scanner keyed
+	// by ID need not scan it again.
 	Changed bool
 }
 
@@ -160,6 +174,12 @@ type Watcher interface {
 	// meanwhile. fn should return quickly (queue the work): the next
 	// listing waits for it.
 	Watch(ctx context.Context, fn func(Event)) error
+	// WatchFrom is Watch starting from known, the images the caller last
+	// saw in this store (as this watcher reported them): its first
+	// listing reports the images of known no longer in the store as
+	// Removed, those whose names changed as Added with Changed set, those
+	// new as Added, and nothing for the others.
+	WatchFrom(ctx context.Context, known []Image, fn func(Event)) error
 }
 
 // Option adjusts a Watcher.
@@ -211,7 +231,8 @@ type store interface {
 	// subscribe starts following the store's image events: changed is
 	// called (it never blocks) for each event that may change the store,
 	// until ctx ends or the stream breaks; the returned channel then
-	// receives why. subscribe fails when the stream cannot be opened.
+	// receives why (a stream that cannot be opened ends at once).
+	// subscribe fails when it cannot even start.
 	subscribe(ctx context.Context, changed func()) (<-chan error, error)
 }
 
@@ -229,13 +250,7 @@ func listStore(ctx context.Context, st store) ([]Image, error) {
 		return nil, errTooMany
 	}
 	for i := range ims {
-		for _, names := range []*[]string{&ims[i].Refs, &ims[i].RepoDigests} {
-			slices.Sort(*names)
-			*names = slices.Compact(*names)
-			if len(*names) > maxNames {
-				*names = (*names)[:maxNames]
-			}
-		}
+		ims[i] = tidy(ims[i])
 	}
 	slices.SortFunc(ims, byKey)
 	ims = slices.CompactFunc(ims, func(a, b Image) bool { return a.key() == b.key() })
@@ -249,10 +264,26 @@ type watcher struct {
 	known map[string]Image // the picture of the store last reported
 }
 
-// run is Watch: sessions (subscribe, list, follow) until ctx ends, with
+// tidy sorts and bounds an image's names.
+func tidy(im Image) Image {
+	for _, names := range []*[]string{&im.Refs, &im.RepoDigests} {
+		*names = slices.Clone(*names)
+		slices.Sort(*names)
+		*names = slices.Compact(*names)
+		if len(*names) > maxNames {
+			*names = (*names)[:maxNames]
+		}
+	}
+	return im
+}
+
+// run is WatchFrom: sessions (subscribe, list, follow) until ctx ends, with
 // backoff between them.
-func run(ctx context.Context, st store, opts options, fn func(Event)) error {
-	w := &watcher{st: st, opts: opts}
+func run(ctx context.Context, st store, opts options, known []Image, fn func(Event)) error {
+	w := &watcher{st: st, opts: opts, known: make(map[string]Image, len(known))}
+	for _, im := range known {
+		w.known[im.key()] = tidy(im)
+	}
 	backoff := minBackoff
 	for {
 		err := w.session(ctx, fn, func() { backoff = minBackoff })
@@ -335,9 +366,6 @@ func (w *watcher) sync(ctx context.Context, fn func(Event)) error {
 	now := make(map[string]Image, len(ims))
 	for _, im := range ims {
 		now[im.key()] = im
-	}
-	if w.known == nil {
-		w.known = map[string]Image{}
 	}
 	var gone []Image
 	for k, old := range w.known {
