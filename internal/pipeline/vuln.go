@@ -57,7 +57,9 @@ func openVuln(ctx context.Context, cfg VulnConfig) (*vulnSource, error) {
 		if err != nil {
 			return nil, err
 		}
-		return describe(ctx, db, "the bundled sample", cfg)
+		// The sample is dated by its records, not by a download: it is
+		// never stale.
+		return describe(ctx, db, "the bundled sample", cfg, false)
 	}
 	db, err := vulndb.Open(cfg.DBDir)
 	if errors.Is(err, vulndb.ErrNoDatabase) {
@@ -66,10 +68,12 @@ func openVuln(ctx context.Context, cfg VulnConfig) (*vulnSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return describe(ctx, db, cfg.DBDir, cfg)
+	return describe(ctx, db, cfg.DBDir, cfg, true)
 }
 
-func describe(ctx context.Context, db *vulndb.DB, where string, cfg VulnConfig) (*vulnSource, error) {
+// describe reads db's status into a vulnSource; aged says whether its age
+// counts (against MaxAge and StaleAfter).
+func describe(ctx context.Context, db *vulndb.DB, where string, cfg VulnConfig, aged bool) (*vulnSource, error) {
 	st, err := db.Status(ctx)
 	if err != nil {
 		db.Close()
@@ -84,6 +88,7 @@ func describe(ctx context.Context, db *vulndb.DB, where string, cfg VulnConfig) 
 	v.info.Updated = oldest.UTC()
 	age := time.Since(oldest)
 	switch {
+	case !aged:
 	case cfg.MaxAge > 0 && age > cfg.MaxAge:
 		msg := fmt.Sprintf("the vulnerability database in %s is %s old, more than --db-max-age %s: run `customs db update`", where, age.Round(time.Hour), cfg.MaxAge)
 		if !cfg.AllowMissingData {

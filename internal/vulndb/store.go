@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -878,12 +879,21 @@ func openMemory(ctx context.Context, source, origin string, recs []*Record) (*DB
 			return nil, err
 		}
 	}
-	if err := b.End(ctx, source, origin, time.Now()); err != nil {
+	// The same records make the same database: fetched when the newest
+	// of them was modified, with a generation named after that time, so
+	// results cached against it stay valid from one run to the next.
+	at := newestModified(recs)
+	if err := b.End(ctx, source, origin, at); err != nil {
 		b.rollback()
 		db.Close()
 		return nil, err
 	}
 	if err := b.commit(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	gen := strconv.FormatInt(at.UnixMilli(), 10)
+	if _, err := db.ExecContext(ctx, `INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2), (?3, ?2)`, metaGeneration, gen, metaLogSince); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -893,4 +903,16 @@ func openMemory(ctx context.Context, source, origin string, recs []*Record) (*DB
 		return nil, err
 	}
 	return d, nil
+}
+
+// newestModified is the latest "modified" time of recs, or the Unix epoch
+// when none has one.
+func newestModified(recs []*Record) time.Time {
+	at := time.Unix(0, 0).UTC()
+	for _, r := range recs {
+		if t, err := time.Parse(time.RFC3339, r.Modified); err == nil && t.After(at) {
+			at = t.UTC()
+		}
+	}
+	return at
 }
