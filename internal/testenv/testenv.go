@@ -36,6 +36,13 @@ type service struct {
 	proc *os.Process
 	done chan struct{} // closed when the process has exited
 	dir  string
+	// attr, when set, replaces the process attributes start gives the
+	// program (its own process group).
+	attr *syscall.SysProcAttr
+	// stopSignal asks the program to stop (SIGTERM when nil).
+	stopSignal os.Signal
+	// stopFn, when set, runs after the program has stopped.
+	stopFn func()
 }
 
 var (
@@ -66,13 +73,20 @@ func stopAll() {
 
 func (s *service) stop() {
 	if s.proc != nil {
-		_ = s.proc.Signal(syscall.SIGTERM)
+		sig := s.stopSignal
+		if sig == nil {
+			sig = syscall.SIGTERM
+		}
+		_ = s.proc.Signal(sig)
 		select {
 		case <-s.done:
 		case <-time.After(20 * time.Second):
 			_ = s.proc.Kill()
 			<-s.done
 		}
+	}
+	if s.stopFn != nil {
+		s.stopFn()
 	}
 	if s.dir != "" {
 		_ = os.RemoveAll(s.dir)
@@ -102,7 +116,7 @@ func (s *service) start(prog string, args []string, sock string, ready func(addr
 		return
 	}
 	// Unix socket paths are short: keep the directory near the root.
-	dir, err := os.MkdirTemp("", "customs-"+prog+"-")
+	dir, err := os.MkdirTemp("", "customs-"+filepath.Base(prog)+"-")
 	if err != nil {
 		s.err = err
 		return
@@ -127,6 +141,9 @@ func (s *service) start(prog string, args []string, sock string, ready func(addr
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = ownProcessGroup()
+	if s.attr != nil {
+		cmd.SysProcAttr = s.attr
+	}
 	if err := cmd.Start(); err != nil {
 		s.err = err
 		return
