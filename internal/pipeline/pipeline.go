@@ -233,21 +233,33 @@ func (p *Pipeline) Close() error {
 // holds the archive or integrity finding saying why), and no report when
 // the image could not be opened or scanned at all.
 func (p *Pipeline) Scan(ctx context.Context, input string) (*report.Report, error) {
-	rep, _, err := p.scan(ctx, input)
+	rep, _, err := p.scan(ctx, input, p.cfg.Source)
 	return rep, err
 }
 
-// layerStats counts where a scan's layer results came from.
-type layerStats struct{ cached, walked int }
+// LayerStats counts where a scan's layer results came from: the cache, or
+// a walk of the layer.
+type LayerStats struct{ Cached, Walked int }
 
-func (p *Pipeline) scan(ctx context.Context, input string) (*report.Report, layerStats, error) {
-	var st layerStats
+// ScanWith is Scan with source options of its own (a registry's
+// credentials, plain HTTP, a local engine's address) in place of the
+// configured ones, and says where the layer results came from. A server
+// scanning for many registries and hosts shares one Pipeline this way.
+func (p *Pipeline) ScanWith(ctx context.Context, input string, src source.Options) (*report.Report, LayerStats, error) {
+	return p.scan(ctx, input, src)
+}
+
+// SourceOptions returns the configured source options, for callers of
+// ScanWith to start from.
+func (p *Pipeline) SourceOptions() source.Options { return p.cfg.Source }
+
+func (p *Pipeline) scan(ctx context.Context, input string, src source.Options) (*report.Report, LayerStats, error) {
+	var st LayerStats
 	if p.cfg.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, p.cfg.Timeout)
 		defer cancel()
 	}
-	src := p.cfg.Source
 	if p.cfg.Pull.RequireDigest {
 		if err := registry.RequireDigest(input, src.NameOptions()...); err != nil {
 			return nil, st, err
@@ -265,7 +277,7 @@ func (p *Pipeline) scan(ctx context.Context, input string) (*report.Report, laye
 	if key != "" && p.cache.GetImage(key, &rep) {
 		// The same image with the same data and settings: the report of
 		// the last scan, under this scan's name and time.
-		st.cached = len(meta.Layers)
+		st.Cached = len(meta.Layers)
 		rep.CreatedAt = time.Now().UTC().Truncate(time.Second)
 		rep.Artifact.Input, rep.Artifact.Name, rep.Tool.Version = meta.Input, meta.Name, p.cfg.Version
 	} else {
@@ -291,7 +303,7 @@ func (p *Pipeline) scan(ctx context.Context, input string) (*report.Report, laye
 }
 
 // analyse runs the layer engine and vulnerability matching over img.
-func (p *Pipeline) analyse(ctx context.Context, img source.Image) (*report.Report, layerStats, error) {
+func (p *Pipeline) analyse(ctx context.Context, img source.Image) (*report.Report, LayerStats, error) {
 	res, scanErr := scan.Run(ctx, img, scan.Options{
 		Analyzers:      p.layers,
 		ImageAnalyzers: p.images,
@@ -301,9 +313,9 @@ func (p *Pipeline) analyse(ctx context.Context, img source.Image) (*report.Repor
 		Progress:       p.cfg.Progress,
 	})
 	if res == nil {
-		return nil, layerStats{}, scanErr
+		return nil, LayerStats{}, scanErr
 	}
-	st := layerStats{cached: res.LayersCached, walked: res.LayersWalked}
+	st := LayerStats{Cached: res.LayersCached, Walked: res.LayersWalked}
 	cov := report.Coverage{Vulnerabilities: report.CoverageNotSelected}
 	if p.vuln != nil {
 		if err := p.vuln.match(ctx, res, &cov); err != nil {

@@ -171,7 +171,7 @@ func TestReportCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	cacheDir := t.TempDir()
-	scan := func(cfg Config) (*report.Report, layerStats) {
+	scan := func(cfg Config) (*report.Report, LayerStats) {
 		t.Helper()
 		cfg.CacheDir, cfg.Vuln.DBDir = cacheDir, vulndb.SampleName
 		p, err := New(ctx, cfg)
@@ -179,7 +179,7 @@ func TestReportCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p.Close()
-		rep, st, err := p.scan(ctx, dir)
+		rep, st, err := p.ScanWith(ctx, dir, p.SourceOptions())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -193,11 +193,11 @@ func TestReportCache(t *testing.T) {
 		return strings.Join(out, ",")
 	}
 	first, st := scan(Config{})
-	if st.walked != 2 || !strings.Contains(ids(first), "CVE-2023-4911") || !strings.Contains(ids(first), "git-credentials") {
+	if st.Walked != 2 || !strings.Contains(ids(first), "CVE-2023-4911") || !strings.Contains(ids(first), "git-credentials") {
 		t.Fatalf("first scan: %+v %s", st, ids(first))
 	}
 	again, st := scan(Config{})
-	if st.walked != 0 || ids(again) != ids(first) || len(again.Coverage.Ecosystems) != len(first.Coverage.Ecosystems) {
+	if st.Walked != 0 || ids(again) != ids(first) || len(again.Coverage.Ecosystems) != len(first.Coverage.Ecosystems) {
 		t.Errorf("rescan: %+v %s, want %s", st, ids(again), ids(first))
 	}
 	signed, st := scan(Config{Pull: PullConfig{VerifySignature: true}})
@@ -207,7 +207,7 @@ func TestReportCache(t *testing.T) {
 	// Another setting: the layers come from the layer cache, the report is
 	// made anew.
 	skipped, st := scan(Config{Analyzers: all.Config{SkipChecks: map[string]bool{"user-root": true}}})
-	if st.walked != 0 || !strings.Contains(ids(first), "user-root") || strings.Contains(ids(skipped), "user-root") {
+	if st.Walked != 0 || !strings.Contains(ids(first), "user-root") || strings.Contains(ids(skipped), "user-root") {
 		t.Errorf("another setting: %+v %s", st, ids(skipped))
 	}
 }

@@ -31,11 +31,11 @@ func (p *Pipeline) ScanRegistry(ctx context.Context, addr string, opt registry.S
 		opt.DBVersion = v
 	}
 	opt.Scan = func(ctx context.Context, ref string) (*registry.ImageResult, error) {
-		rep, st, err := p.scan(ctx, ref)
+		rep, st, err := p.scan(ctx, ref, p.cfg.Source)
 		if rep == nil {
 			return nil, err
 		}
-		r := &registry.ImageResult{Findings: rep.Findings, LayersCached: st.cached, LayersWalked: st.walked}
+		r := &registry.ImageResult{Findings: rep.Findings, LayersCached: st.Cached, LayersWalked: st.Walked}
 		if rep.Coverage != nil {
 			r.Missing = rep.Coverage.Missing
 		}
