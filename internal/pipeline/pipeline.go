@@ -392,3 +392,12 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Database describes the vulnerability database scans match against (nil
+// when vulnerability scanning is off or there is none).
+func (p *Pipeline) Database() *report.Database {
+	if p.vuln == nil {
+		return nil
+	}
+	return p.vuln.info
+}

@@ -280,3 +280,28 @@ func knownClass(c model.Class) bool {
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
+
+// QueueCount is how many jobs of a queue are in a state.
+type QueueCount struct {
+	Queue, State string
+	Jobs         int
+}
+
+// QueueDepth counts the job queue's unfinished jobs by queue and state.
+func (s *Store) QueueDepth(ctx context.Context) ([]QueueCount, error) {
+	rows, err := s.Query(ctx, `SELECT queue, state, COUNT(*) FROM river_job
+		WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') GROUP BY queue, state ORDER BY queue, state`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []QueueCount
+	for rows.Next() {
+		var c QueueCount
+		if err := rows.Scan(&c.Queue, &c.State, &c.Jobs); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

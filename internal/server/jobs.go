@@ -1,0 +1,187 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/customs-scanner/customs/internal/source"
+	"github.com/customs-scanner/customs/internal/store"
+)
+
+// Queues. Manual and push-triggered scans go to QueueScan, which has
+// workers of its own, so scheduled sweeps (QueueSweep) never hold them up.
+const (
+	QueueScan  = "scan"
+	QueueSweep = "sweep"
+)
+
+// jobClient is what the server uses of a River client, whichever driver
+// it runs on.
+type jobClient interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+}
+
+// activeStates are the states in which a job is not finished: a scan
+// already waiting or running in one of them is not queued twice.
+var activeStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+	rivertype.JobStateRetryable, rivertype.JobStateScheduled,
+}
+
+func newJobClient(s *Server) (jobClient, error) {
+	cfg := &river.Config{
+		Logger:               s.log.With("component", "queue"),
+		MaxAttempts:          5,
+		RetryPolicy:          retryPolicy{},
+		RescueStuckJobsAfter: 2*time.Hour + s.cfg.Pipeline.Timeout,
+		ID:                   s.cfg.HostName + "-" + fmt.Sprint(time.Now().UnixNano()),
+		JobTimeout:           -1, // scans bound themselves (--timeout)
+	}
+	if s.pipe != nil {
+		workers := river.NewWorkers()
+		if err := river.AddWorkerSafely(workers, &scanWorker{s: s}); err != nil {
+			return nil, err
+		}
+		cfg.Workers = workers
+		cfg.Queues = map[string]river.QueueConfig{
+			QueueScan:  {MaxWorkers: s.cfg.Workers},
+			QueueSweep: {MaxWorkers: max(1, s.cfg.Workers/2)},
+		}
+	}
+	if s.store.Dialect == store.Postgres {
+		return river.NewClient(riverpgxv5.New(s.store.Pool), cfg)
+	}
+	cfg.PollOnly = true // SQLite has no LISTEN/NOTIFY
+	cfg.FetchPollInterval = 500 * time.Millisecond
+	return river.NewClient(riversqlite.New(s.store.QueueDB), cfg)
+}
+
+// retryPolicy retries a failed scan after 10 s, 40 s, 90 s, ... up to
+// 10 minutes.
+type retryPolicy struct{}
+
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	n := time.Duration(len(job.Errors) + 1)
+	return time.Now().Add(min(10*time.Second*n*n, 10*time.Minute))
+}
+
+// ScanArgs is a scan job: scan Image (a reference or local input).
+type ScanArgs struct {
+	Image string `json:"image"`
+	// Source is the kind of source Image names (source.KindRegistry when
+	// empty): a scan job never guesses, so a name cannot reach a path.
+	Source    string `json:"source,omitempty"`
+	PlainHTTP bool   `json:"plain_http,omitempty"`
+	Insecure  bool   `json:"insecure,omitempty"`
+	// Reason says why the scan was queued: manual, push, sweep, watch.
+	Reason string `json:"reason,omitempty" river:"-"`
+}
+
+// Kind names the job kind.
+func (ScanArgs) Kind() string { return "scan" }
+
+// InsertOpts queues scans on QueueScan, once per image and settings
+// while one is waiting or running.
+func (ScanArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueScan, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates}}
+}
+
+// Status of a scan as the API reports it.
+const (
+	StatusQueued    = "queued"
+	StatusRunning   = "running"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusCanceled  = "canceled"
+)
+
+func jobStatus(st rivertype.JobState) string {
+	switch st {
+	case rivertype.JobStateRunning:
+		return StatusRunning
+	case rivertype.JobStateCompleted:
+		return StatusSucceeded
+	case rivertype.JobStateDiscarded:
+		return StatusFailed
+	case rivertype.JobStateCancelled:
+		return StatusCanceled
+	}
+	return StatusQueued
+}
+
+// scanWorker runs scan jobs.
+type scanWorker struct {
+	river.WorkerDefaults[ScanArgs]
+	s *Server
+}
+
+// Work scans the image and stores the report. A scan that could not run
+// is retried (River's retry policy); a report of an incomplete scan is
+// stored as it is, saying what is missing.
+func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
+	s := w.s
+	started := time.Now().UTC()
+	s.metrics.running.Inc()
+	defer s.metrics.running.Dec()
+	src := s.pipe.SourceOptions()
+	src.Source = job.Args.Source
+	if src.Source == "" {
+		src.Source = source.KindRegistry
+	}
+	src.PlainHTTP = src.PlainHTTP || job.Args.PlainHTTP
+	src.Insecure = src.Insecure || job.Args.Insecure
+	rep, stats, scanErr := s.pipe.ScanWith(ctx, job.Args.Image, src)
+	log := s.log.With("job", job.ID, "image", job.Args.Image, "attempt", job.Attempt, "reason", job.Args.Reason)
+	if rep == nil {
+		s.metrics.scans.WithLabelValues("error").Inc()
+		log.Warn("scan failed", "error", scanErr, "seconds", time.Since(started).Seconds())
+		return scanErr
+	}
+	id, err := s.store.SaveScan(ctx, store.ScanRecord{
+		JobID: job.ID, Input: job.Args.Image, Worker: s.cfg.HostName, Ref: refOf(rep.Artifact.Source, rep.Artifact.Name),
+		Started: started, Finished: time.Now().UTC(), LayersWalked: stats.Walked, LayersCached: stats.Cached, Report: rep,
+	})
+	if err != nil {
+		s.metrics.scans.WithLabelValues("error").Inc()
+		return fmt.Errorf("store the report: %w", err)
+	}
+	outcome := "clean"
+	if len(rep.Findings) > 0 {
+		outcome = "findings"
+	}
+	if rep.Incomplete || scanErr != nil {
+		outcome = "incomplete"
+	}
+	s.metrics.scans.WithLabelValues(outcome).Inc()
+	s.metrics.duration.Observe(time.Since(started).Seconds())
+	log.Info("scanned", "digest", rep.Artifact.Digest, "scan", id, "findings", len(rep.Findings), "outcome", outcome,
+		"layers_walked", stats.Walked, "layers_cached", stats.Cached, "seconds", time.Since(started).Seconds())
+	return nil
+}
+
+// refOf is where a scanned image was seen: its repository and tag for a
+// registry or engine name, else the input itself.
+func refOf(source, ref string) *store.Ref {
+	r := &store.Ref{Source: source, Repository: ref}
+	if source == "" {
+		r.Source = store.SourceRegistry
+	}
+	if tag, err := name.NewTag(ref, name.WeakValidation); err == nil {
+		r.Repository, r.Tag = tag.Context().Name(), tag.TagStr()
+	} else if dg, err := name.NewDigest(ref, name.WeakValidation); err == nil {
+		r.Repository = dg.Context().Name()
+	}
+	return r
+}

@@ -1,0 +1,250 @@
+// Package server is customs as a service: an HTTP API over the store
+// (internal/store), and workers that run scan jobs from River's queue in
+// the same database. One process does both by default (role all); with
+// PostgreSQL, API processes and any number of workers share the work.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/customs-scanner/customs/internal/pipeline"
+	"github.com/customs-scanner/customs/internal/store"
+)
+
+// Roles of a server process.
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
+
+// Config configures a server.
+type Config struct {
+	// Listen is the API's address (default 127.0.0.1:8080).
+	Listen string
+	// TLSCert and TLSKey serve the API over TLS.
+	TLSCert, TLSKey string
+	// InsecureListen allows plain HTTP on a non-loopback address.
+	InsecureListen bool
+	// DataDir holds the embedded store, the layer cache and the
+	// vulnerability database.
+	DataDir string
+	// Database is a postgres:// URL; empty for the embedded store.
+	Database string
+	// Role is RoleAll (default), RoleAPI or RoleWorker.
+	Role string
+	// HostName names this process's host in the store (default: the
+	// machine's host name).
+	HostName string
+	// Workers is how many scans run at once (default 2).
+	Workers int
+	// ShutdownGrace is how long running scans may take to finish on
+	// shutdown before they are cancelled and handed back (default 30 s).
+	ShutdownGrace time.Duration
+	// Pipeline configures scans; its CacheDir and Vuln.DBDir default to
+	// directories under DataDir.
+	Pipeline pipeline.Config
+	// Logger receives structured logs (default: text on stderr).
+	Logger *slog.Logger
+}
+
+// Server is a configured service.
+type Server struct {
+	cfg     Config
+	store   *store.Store
+	pipe    *pipeline.Pipeline
+	jobs    jobClient
+	metrics *metrics
+	log     *slog.Logger
+	http    *http.Server
+}
+
+func (c *Config) defaults() error {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	switch c.Role {
+	case "":
+		c.Role = RoleAll
+	case RoleAll, RoleAPI, RoleWorker:
+	default:
+		return fmt.Errorf("--role %q: want all, api or worker", c.Role)
+	}
+	if c.Role != RoleAll && !store.IsPostgres(c.Database) {
+		return fmt.Errorf("--role %s needs a shared database (--database postgres://...): the embedded store serves one process", c.Role)
+	}
+	if c.HostName == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("host name: %w (pass --host-name)", err)
+		}
+		c.HostName = h
+	}
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if c.DataDir == "" {
+		return errors.New("no --data-dir")
+	}
+	if c.Pipeline.CacheDir == "" && !c.Pipeline.NoCache {
+		c.Pipeline.CacheDir = filepath.Join(c.DataDir, "cache")
+	}
+	if c.Pipeline.Vuln.DBDir == "" {
+		c.Pipeline.Vuln.DBDir = filepath.Join(c.DataDir, "db")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
+	}
+	if c.Role != RoleWorker {
+		return CheckListen(c.Listen, c.TLSCert != "", c.InsecureListen)
+	}
+	return nil
+}
+
+// CheckListen refuses plain HTTP on an address other machines can reach,
+// unless insecure: tokens and reports would cross the network in clear.
+func CheckListen(addr string, tls, insecure bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q: %w", addr, err)
+	}
+	if tls || insecure {
+		return nil
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--listen %s is reachable from other machines: serve it over TLS (--tls-cert, --tls-key) or pass --insecure-listen", addr)
+}
+
+// New opens the store (migrating it), the scan pipeline (unless the role
+// is api) and the job queue.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, cfg.Database, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
+	if err := st.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if cfg.Role != RoleAPI {
+		if s.pipe, err = pipeline.New(ctx, cfg.Pipeline); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
+	s.metrics = newMetrics(s)
+	if s.jobs, err = newJobClient(s); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if cfg.Role != RoleWorker {
+		s.http = &http.Server{Addr: cfg.Listen, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	}
+	return s, nil
+}
+
+// Store returns the server's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Run serves until ctx ends, then shuts down gracefully: the API stops
+// taking requests, running scans get ShutdownGrace to finish and are
+// then cancelled, and River hands unfinished jobs to another worker (or
+// to this one after a restart).
+func (s *Server) Run(ctx context.Context) error {
+	if s.http == nil {
+		return s.Serve(ctx, nil)
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener of the caller's (nil for a worker).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	// The queue stops when shutdown says so, not when ctx ends.
+	if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return fmt.Errorf("job queue: %w", err)
+	}
+	errc := make(chan error, 1)
+	if ln != nil && s.http != nil {
+		s.log.Info("listening", "addr", ln.Addr().String(), "role", s.cfg.Role, "store", s.store.Where)
+		go func() { errc <- s.http.Serve(ln) }()
+	} else {
+		s.log.Info("working", "role", s.cfg.Role, "store", s.store.Where, "host", s.cfg.HostName)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			runErr = err
+		}
+	}
+	return errors.Join(runErr, s.shutdown())
+}
+
+func (s *Server) shutdown() error {
+	s.log.Info("shutting down", "grace", s.cfg.ShutdownGrace)
+	var errs []error
+	if s.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, s.http.Shutdown(ctx))
+		cancel()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	if err := s.jobs.Stop(ctx); err != nil {
+		// Scans still running are cancelled; River retries them.
+		errs = append(errs, s.jobs.StopAndCancel(context.Background()))
+	}
+	return errors.Join(errs...)
+}
+
+// Close releases the pipeline and the store.
+func (s *Server) Close() error {
+	var errs []error
+	if s.pipe != nil {
+		errs = append(errs, s.pipe.Close())
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
