@@ -16,6 +16,5 @@ USER customs
 ENV XDG_DATA_HOME=/var/lib XDG_CACHE_HOME=/var/lib/customs/cache
 VOLUME /var/lib/customs
 EXPOSE 8080
-HEALTHCHECK --interval=30s --timeout=5s CMD ["customs", "version"]
 ENTRYPOINT ["customs"]
 CMD ["server", "--listen", "0.0.0.0:8080", "--insecure-listen"]
