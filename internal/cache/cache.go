@@ -265,14 +265,22 @@ func (d *Dir) get(p string, v any) bool {
 		return false
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return false
-	}
-	return json.NewDecoder(zr).Decode(v) == nil
+	return decode(f, v) == nil
 }
 
 func (d *Dir) put(p string, v any) error {
+	if d.root == "" {
+		return nil
+	}
+	b, err := encode(v)
+	if err != nil {
+		return err
+	}
+	return d.write(p, b)
+}
+
+// write stores an encoded entry at p atomically.
+func (d *Dir) write(p string, b []byte) error {
 	if d.root == "" {
 		return nil
 	}
@@ -284,12 +292,7 @@ func (d *Dir) put(p string, v any) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	zw, _ := gzip.NewWriterLevel(tmp, gzip.BestSpeed)
-	if err := json.NewEncoder(zw).Encode(v); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := zw.Close(); err != nil {
+	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -297,6 +300,31 @@ func (d *Dir) put(p string, v any) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), p)
+}
+
+// encode is the stored form of an entry: gzip JSON.
+func encode(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err := json.NewEncoder(zw).Encode(v); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// maxDecoded bounds the JSON an entry may expand to.
+const maxDecoded = 1 << 30
+
+// decode reads an entry written by encode into v.
+func decode(r io.Reader, v any) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return err
+	}
+	return json.NewDecoder(io.LimitReader(zr, maxDecoded)).Decode(v)
 }
 
 // Clean removes every cached layer and whole-image result and returns how

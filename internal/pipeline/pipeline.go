@@ -58,6 +58,14 @@ type Config struct {
 	// disables both.
 	CacheDir string
 	NoCache  bool
+	// SharedCache, when set, is a layer cache other workers share (a
+	// server's database, see internal/store), kept behind the local one:
+	// layer results are looked up there after the local cache and written
+	// to both, and a layer not yet cached is claimed before it is
+	// analysed, so no two workers analyse the same layer.
+	SharedCache cache.Shared
+	// Worker names this process in its claims on SharedCache.
+	Worker string
 	// Timeout bounds one image's scan (0: none).
 	Timeout time.Duration
 	// Vuln configures vulnerability matching.
@@ -106,6 +114,7 @@ type Pipeline struct {
 	images   []analyzer.ImageAnalyzer
 	malware  malware.Options
 	cache    *cache.Dir
+	shared   *cache.Tier
 	drift    *registry.DriftStore
 	vuln     *vulnSource
 	policy   policy.Policy
@@ -134,6 +143,9 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 		if p.drift, err = registry.OpenDriftStore(filepath.Join(cfg.CacheDir, "registry.db")); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.SharedCache != nil {
+		p.shared = cache.NewTier(p.cache, cfg.SharedCache, cfg.Worker)
 	}
 	ac := cfg.Analyzers
 	ac.Scanners = p.scanners
@@ -309,6 +321,7 @@ func (p *Pipeline) analyse(ctx context.Context, img source.Image) (*report.Repor
 		ImageAnalyzers: p.images,
 		Limits:         p.cfg.Limits,
 		Cache:          p.cache,
+		Shared:         p.shared,
 		Parallel:       p.cfg.Parallel,
 		Progress:       p.cfg.Progress,
 	})

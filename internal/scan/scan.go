@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -31,6 +32,10 @@ type Options struct {
 	Limits         layer.Limits
 	// Cache stores per-layer results; nil disables caching.
 	Cache *cache.Dir
+	// Shared, when set, is used in place of Cache: a local cache in front
+	// of one other processes share, where each layer not yet cached is
+	// claimed before it is analysed, so that no two processes analyse it.
+	Shared *cache.Tier
 	// Parallel bounds how many layers are analysed at once (default: CPUs).
 	Parallel int
 	// Progress, when set, is told about each layer as it starts and ends,
@@ -103,12 +108,12 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 	keys := make([]string, n)
 	missing := 0
 	for i, l := range meta.Layers {
-		if l.DiffID == "" || opt.Cache == nil {
+		if l.DiffID == "" || (opt.Cache == nil && opt.Shared == nil) {
 			missing++
 			continue
 		}
 		keys[i] = cache.Key(l.DiffID, opt.Analyzers, opt.Limits)
-		if w, ok := opt.Cache.Get(keys[i]); ok {
+		if w, ok := opt.lookup(ctx, keys[i]); ok {
 			walked[i] = w
 			opt.progress(Event{Layer: i, Total: n, Done: true, Cached: true, Size: l.Size})
 		} else {
@@ -119,11 +124,14 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 	// why an export stream broke off (which layer it was in is unknown).
 	errs := make([]error, n)
 	var streamErr error
+	// shared counts the layers other processes analysed while this scan
+	// waited for them.
+	var shared atomic.Int64
 	if missing > 0 {
 		var err error
 		switch s := img.(type) {
 		case source.RandomAccess:
-			err = runRandom(ctx, s, walked, keys, errs, opt)
+			err = runRandom(ctx, s, walked, keys, errs, &shared, opt)
 		case source.Streaming:
 			streamErr, err = runStream(ctx, s, walked, keys, opt)
 		default:
@@ -134,7 +142,7 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 		}
 	}
 	res, owned := merge(meta, walked)
-	res.LayersCached = n - missing
+	res.LayersCached = n - missing + int(shared.Load())
 	for _, w := range walked {
 		if w != nil {
 			res.LayersWalked++
@@ -170,6 +178,23 @@ func Run(ctx context.Context, img source.Image, opt Options) (*Result, error) {
 		return res, fmt.Errorf("%w: %w", ErrLayer, errors.Join(layerErrs...))
 	}
 	return res, nil
+}
+
+// lookup returns the cached result of the layer under key.
+func (o *Options) lookup(ctx context.Context, key string) (*layer.Walked, bool) {
+	if o.Shared != nil {
+		return o.Shared.Get(ctx, key)
+	}
+	return o.Cache.Get(key)
+}
+
+// acquire returns another process's result for the layer under key, or the
+// claim (if any) to analyse it under.
+func (o *Options) acquire(ctx context.Context, key string) (*layer.Walked, *cache.Claim) {
+	if o.Shared == nil || key == "" {
+		return nil, nil
+	}
+	return o.Shared.Acquire(ctx, key)
 }
 
 func (o Options) progress(e Event) {
@@ -232,8 +257,9 @@ func (p *progressReader) bytes() int64 {
 
 // runRandom walks the uncached layers of img in parallel. A layer that
 // cannot be read completely keeps what was gathered, is not cached, and its
-// error goes to errs.
-func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Walked, keys []string, errs []error, opt Options) error {
+// error goes to errs. A layer another process analyses meanwhile is taken
+// from the shared cache and counted in shared.
+func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Walked, keys []string, errs []error, shared *atomic.Int64, opt Options) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(opt.Parallel)
 	for i := range walked {
@@ -242,6 +268,15 @@ func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Wal
 		}
 		g.Go(func() error {
 			ev := Event{Layer: i, Total: len(walked), Size: img.Meta().Layers[i].Size}
+			w, claim := opt.acquire(gctx, keys[i])
+			if w != nil {
+				walked[i] = w
+				shared.Add(1)
+				ev.Done, ev.Cached = true, true
+				opt.progress(ev)
+				return nil
+			}
+			defer claim.Release(gctx)
 			opt.progress(ev)
 			w, n, err := walkLayer(gctx, img, i, ev, &opt)
 			if gctx.Err() != nil {
@@ -249,7 +284,7 @@ func runRandom(ctx context.Context, img source.RandomAccess, walked []*layer.Wal
 			}
 			walked[i], errs[i] = w, err
 			if err == nil {
-				store(opt.Cache, keys[i], w)
+				opt.store(gctx, keys[i], w)
 			}
 			ev.Done, ev.Bytes = true, n
 			opt.progress(ev)
@@ -304,7 +339,7 @@ func runStream(ctx context.Context, img source.Streaming, walked []*layer.Walked
 		}
 		if walked[i] == nil {
 			walked[i] = w
-			store(opt.Cache, keys[i], w)
+			opt.store(ctx, keys[i], w)
 		}
 		opt.progress(Event{Layer: i, Total: len(walked), Done: true, Bytes: pr.bytes()})
 		return nil
@@ -316,9 +351,14 @@ func runStream(ctx context.Context, img source.Streaming, walked []*layer.Walked
 }
 
 // store caches a layer's result unless an analyzer marked it incomplete.
-func store(c *cache.Dir, key string, w *layer.Walked) {
-	if c != nil && key != "" && !w.Result.Incomplete {
-		_ = c.Put(key, w) // a cache that cannot be written only costs time
+// A cache that cannot be written only costs time.
+func (o *Options) store(ctx context.Context, key string, w *layer.Walked) {
+	switch {
+	case key == "" || w.Result.Incomplete:
+	case o.Shared != nil:
+		_ = o.Shared.Put(ctx, key, w)
+	case o.Cache != nil:
+		_ = o.Cache.Put(key, w)
 	}
 }
 
