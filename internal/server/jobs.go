@@ -45,9 +45,11 @@ func newJobClient(s *Server) (jobClient, error) {
 		Logger:               s.log.With("component", "queue"),
 		MaxAttempts:          5,
 		RetryPolicy:          retryPolicy{},
-		RescueStuckJobsAfter: 2*time.Hour + s.cfg.Pipeline.Timeout,
+		RescueStuckJobsAfter: s.cfg.RescueAfter,
 		ID:                   s.cfg.HostName + "-" + fmt.Sprint(time.Now().UnixNano()),
-		JobTimeout:           -1, // scans bound themselves (--timeout)
+		// Scans bound themselves (--timeout); this backs that up, and a
+		// job running longer than RescueAfter is one whose worker died.
+		JobTimeout: s.cfg.jobTimeout(),
 	}
 	if s.pipe != nil {
 		workers := river.NewWorkers()

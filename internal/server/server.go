@@ -47,6 +47,10 @@ type Config struct {
 	HostName string
 	// Workers is how many scans run at once (default 2).
 	Workers int
+	// RescueAfter is how long a scan may stay running before River takes
+	// it for lost (its worker died) and runs it again elsewhere (default:
+	// the job timeout plus 5 minutes). It must exceed the job timeout.
+	RescueAfter time.Duration
 	// ShutdownGrace is how long running scans may take to finish on
 	// shutdown before they are cancelled and handed back (default 30 s).
 	ShutdownGrace time.Duration
@@ -92,6 +96,15 @@ func (c *Config) defaults() error {
 	if c.Workers <= 0 {
 		c.Workers = 2
 	}
+	if c.Pipeline.Timeout <= 0 {
+		c.Pipeline.Timeout = 30 * time.Minute
+	}
+	if c.RescueAfter <= 0 {
+		c.RescueAfter = c.jobTimeout() + 5*time.Minute
+	}
+	if c.RescueAfter <= c.jobTimeout() {
+		return fmt.Errorf("--rescue-after %s: a scan may run for --timeout %s, so it is lost only after longer than %s", c.RescueAfter, c.Pipeline.Timeout, c.jobTimeout())
+	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 30 * time.Second
 	}
@@ -114,6 +127,12 @@ func (c *Config) defaults() error {
 		return CheckListen(c.Listen, c.TLSCert != "", c.InsecureListen)
 	}
 	return nil
+}
+
+// jobTimeout is when River cancels a scan job: the scan's own timeout
+// with a tenth more (at least a second) for storing its report.
+func (c *Config) jobTimeout() time.Duration {
+	return c.Pipeline.Timeout + max(time.Second, c.Pipeline.Timeout/10)
 }
 
 // CheckListen refuses plain HTTP on an address other machines can reach,
@@ -195,12 +214,15 @@ func (s *Server) Run(ctx context.Context) error {
 
 // Serve is Run on a listener of the caller's (nil for a worker).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	// The queue stops when shutdown says so, not when ctx ends.
-	if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
-		if ln != nil {
-			ln.Close()
+	// The queue stops when shutdown says so, not when ctx ends. An API
+	// process only inserts jobs: its client is not started.
+	if s.pipe != nil {
+		if err := s.jobs.Start(context.WithoutCancel(ctx)); err != nil {
+			if ln != nil {
+				ln.Close()
+			}
+			return fmt.Errorf("job queue: %w", err)
 		}
-		return fmt.Errorf("job queue: %w", err)
 	}
 	errc := make(chan error, 1)
 	if ln != nil && s.http != nil {
@@ -227,6 +249,9 @@ func (s *Server) shutdown() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		errs = append(errs, s.http.Shutdown(ctx))
 		cancel()
+	}
+	if s.pipe == nil {
+		return errors.Join(errs...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
 	defer cancel()

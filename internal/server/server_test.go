@@ -33,7 +33,12 @@ import (
 	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
-func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+func TestMain(m *testing.M) {
+	if dsn := os.Getenv(workerEnv); dsn != "" {
+		os.Exit(runWorker(dsn))
+	}
+	os.Exit(testenv.Run(m))
+}
 
 // registry serves the reference registry (distribution) in-process over
 // plain HTTP and returns its host:port.
