@@ -66,6 +66,10 @@ type Config struct {
 	SharedCache cache.Shared
 	// Worker names this process in its claims on SharedCache.
 	Worker string
+	// SharedLease is how long a claim on SharedCache outlives its last
+	// renewal (0: the cache's default): how long a layer whose worker died
+	// keeps others waiting.
+	SharedLease time.Duration
 	// Timeout bounds one image's scan (0: none).
 	Timeout time.Duration
 	// Vuln configures vulnerability matching.
@@ -146,6 +150,9 @@ func New(ctx context.Context, cfg Config) (*Pipeline, error) {
 	}
 	if cfg.SharedCache != nil {
 		p.shared = cache.NewTier(p.cache, cfg.SharedCache, cfg.Worker)
+		if cfg.SharedLease > 0 {
+			p.shared.Lease = cfg.SharedLease
+		}
 	}
 	ac := cfg.Analyzers
 	ac.Scanners = p.scanners

@@ -170,7 +170,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if cfg.Role != RoleAPI {
-		if s.pipe, err = pipeline.New(ctx, cfg.Pipeline); err != nil {
+		// Layer results are shared through the store: a layer one worker
+		// analysed is never analysed again by another.
+		pc := cfg.Pipeline
+		pc.SharedCache, pc.Worker = st.LayerCache(), cfg.HostName
+		if s.pipe, err = pipeline.New(ctx, pc); err != nil {
 			s.Close()
 			return nil, err
 		}

@@ -38,6 +38,7 @@ func runWorker(dsn string) int {
 	cfg.Role, cfg.HostName = RoleWorker, os.Getenv("CUSTOMS_TEST_WORKER_NAME")
 	cfg.Pipeline.Timeout = 4 * time.Second
 	cfg.RescueAfter = 6 * time.Second
+	cfg.Pipeline.SharedLease = 2 * time.Second
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	s, err := New(ctx, cfg)
 	if err != nil {
@@ -170,6 +171,15 @@ func TestWorkerKilled(t *testing.T) {
 	}
 	if rescued == 0 {
 		t.Error("no scan was run again: the killed worker held none")
+	}
+	// Seven distinct layers (a shared base and one per image): each was
+	// analysed once across both workers, whoever died.
+	stats, err := api.store.LayerCacheStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Entries != 7 || stats.Puts != 7 {
+		t.Errorf("layer cache: %+v, want 7 entries put once each", stats)
 	}
 	var workers []string
 	rows, err := api.store.Query(ctx, `SELECT DISTINCT worker FROM scan ORDER BY worker`)

@@ -100,15 +100,23 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS customs_migration(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("migrate %s: %w", s.Where, err)
 	}
-	var current int
-	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM customs_migration`).Scan(&current); err != nil {
+	applied, err := appliedVersions(ctx, conn)
+	if err != nil {
 		return err
 	}
-	if newest := ms[len(ms)-1].version; current > newest {
-		return fmt.Errorf("the database %s has schema version %d, newer than this customs knows (%d): upgrade customs", s.Where, current, newest)
-	}
+	known := map[int]bool{}
 	for _, m := range ms {
-		if m.version <= current {
+		known[m.version] = true
+	}
+	for v := range applied {
+		if !known[v] {
+			return fmt.Errorf("the database %s has schema version %d, which this customs does not know (newest %d): upgrade customs", s.Where, v, ms[len(ms)-1].version)
+		}
+	}
+	// Every version not yet applied is, in order: one numbered below an
+	// applied one too (versions written side by side land in any order).
+	for _, m := range ms {
+		if applied[m.version] {
 			continue
 		}
 		if err := s.apply(ctx, conn, m); err != nil {
@@ -116,6 +124,23 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	return s.migrateQueue(ctx)
+}
+
+func appliedVersions(ctx context.Context, conn *sql.Conn) (map[int]bool, error) {
+	rows, err := conn.QueryContext(ctx, `SELECT version FROM customs_migration`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out[v] = true
+	}
+	return out, rows.Err()
 }
 
 func (s *Store) apply(ctx context.Context, conn *sql.Conn, m migration) error {

@@ -210,3 +210,39 @@ func TestTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateGap: a version numbered below one already applied (written
+// side by side, landed later) is still applied.
+func TestMigrateGap(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	newest := SchemaVersion()
+	if _, err := s.Exec(ctx, `CREATE TABLE customs_migration(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Exec(ctx, `INSERT INTO customs_migration VALUES(?, 'newest', 0)`, newest); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.QueryRow(ctx, `SELECT COUNT(*) FROM customs_migration`).Scan(&n); err != nil || n != len(mustMigrations(t)) {
+		t.Fatalf("%d versions applied (%v), want %d", n, err, len(mustMigrations(t)))
+	}
+	if _, err := s.Exec(ctx, `SELECT COUNT(*) FROM image`); err != nil {
+		t.Fatalf("the first version was not applied: %v", err)
+	}
+}
+
+func mustMigrations(t *testing.T) []migration {
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
