@@ -48,6 +48,8 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/images/{digest}/report", reader, s.imageReport},
 		{"GET /api/v1/images/{digest}/scans", reader, s.imageScans},
 		{"GET /api/v1/vulnerabilities/{id}/images", reader, s.advisoryImages},
+		{"POST /api/v1/hooks/distribution", admin, s.distributionHook},
+		{"POST /api/v1/hooks/harbor", admin, s.harborHook},
 	}
 }
 

@@ -42,11 +42,14 @@ func TestMain(m *testing.M) {
 
 // registry serves the reference registry (distribution) in-process over
 // plain HTTP and returns its host:port.
-func registry(t *testing.T) string {
+func registry(t *testing.T) string { return registryWith(t, "") }
+
+// registryWith is registry with more configuration (YAML) at the end.
+func registryWith(t *testing.T, extra string) string {
 	t.Helper()
 	logrus.SetLevel(logrus.PanicLevel)
 	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: " +
-		t.TempDir() + "\nhttp:\n  addr: 127.0.0.1:0\n"))
+		t.TempDir() + "\nhttp:\n  addr: 127.0.0.1:0\n" + extra))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +143,14 @@ func start(t *testing.T, dataDir, dsn string) *testServer {
 	return ts
 }
 
-// call makes an API request and decodes a JSON answer into out.
+// call makes an API request (body: JSON of a value, or []byte as it is)
+// and decodes a JSON answer into out.
 func (ts *testServer) call(t *testing.T, method, path, token string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
-	if body != nil {
+	if b, ok := body.([]byte); ok {
+		rd = bytes.NewReader(b)
+	} else if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}

@@ -184,12 +184,25 @@ func (s *Store) SeeRef(ctx context.Context, digest string, ref Ref) error {
 }
 
 func seeRef(ctx context.Context, tx *Tx, digest string, ref Ref, at time.Time) error {
-	_, err := tx.Exec(ctx, `INSERT INTO image_ref(digest, source, host, repository, tag, registry_id, first_seen, last_seen)
+	_, err := tx.Exec(ctx, seeRefSQL, seeRefArgs(digest, ref, at)...)
+	return err
+}
+
+const seeRefSQL = `INSERT INTO image_ref(digest, source, host, repository, tag, registry_id, first_seen, last_seen)
 		VALUES(?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (source, host, repository, tag, digest) DO UPDATE SET last_seen = excluded.last_seen, removed_at = NULL,
-			registry_id = COALESCE(excluded.registry_id, image_ref.registry_id)`,
-		digest, ref.Source, ref.Host, ref.Repository, ref.Tag, nullID(ref.RegistryID), Millis(at), Millis(at))
-	return err
+			registry_id = COALESCE(excluded.registry_id, image_ref.registry_id)`
+
+func seeRefArgs(digest string, ref Ref, at time.Time) []any {
+	return []any{digest, ref.Source, ref.Host, ref.Repository, ref.Tag, nullID(ref.RegistryID), Millis(at), Millis(at)}
+}
+
+// SeeRefStatement is SeeRef as a statement in the store's dialect and its
+// arguments, for a transaction the store does not open: the job queue's,
+// so that a reference is recorded with the scan queued for it or not at
+// all.
+func (s *Store) SeeRefStatement(digest string, ref Ref) (string, []any) {
+	return s.Q(seeRefSQL), seeRefArgs(digest, ref, now())
 }
 
 // RemoveRefs marks as removed, now, the references of source on host

@@ -26,6 +26,9 @@ type RegistryOptions struct {
 	// Notify, when set, is an http(s) URL the registry posts its event
 	// notification envelopes to.
 	Notify string
+	// NotifyAuthorization, when set, is the Authorization header sent
+	// with each notification (e.g. "Bearer TOKEN").
+	NotifyAuthorization string
 }
 
 // TestRegistry is a running Debian docker-registry (distribution 2.8).
@@ -63,6 +66,9 @@ func Registry(t testing.TB, opt RegistryOptions) *TestRegistry {
 	if opt.Notify != "" {
 		cfg += "notifications:\n  endpoints:\n    - name: test\n      url: " + strconv.Quote(opt.Notify) +
 			"\n      timeout: 5s\n      threshold: 5\n      backoff: 200ms\n"
+		if opt.NotifyAuthorization != "" {
+			cfg += "      headers:\n        Authorization: [" + strconv.Quote(opt.NotifyAuthorization) + "]\n"
+		}
 	}
 	if opt.User != "" {
 		h, err := bcrypt.GenerateFromPassword([]byte(opt.Password), bcrypt.MinCost)
