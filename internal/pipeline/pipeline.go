@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
@@ -120,8 +121,12 @@ type Pipeline struct {
 	cache    *cache.Dir
 	shared   *cache.Tier
 	drift    *registry.DriftStore
-	vuln     *vulnSource
 	policy   policy.Policy
+
+	// vulnMu guards vuln, which ReloadVuln replaces, and the use counts
+	// of the sources.
+	vulnMu sync.Mutex
+	vuln   *vulnSource
 }
 
 // New validates cfg and loads what every scan shares. Nothing is opened
@@ -238,9 +243,7 @@ func (p *Pipeline) wants(scanner string) bool {
 // Close releases the shared resources.
 func (p *Pipeline) Close() error {
 	var errs []error
-	if p.vuln != nil {
-		errs = append(errs, p.vuln.close())
-	}
+	errs = append(errs, p.swapVuln(nil))
 	if p.drift != nil {
 		errs = append(errs, p.drift.Close())
 	}
@@ -290,7 +293,9 @@ func (p *Pipeline) scan(ctx context.Context, input string, src source.Options) (
 	}
 	defer img.Close()
 	meta := img.Meta()
-	key := p.imageKey(ctx, meta)
+	vuln := p.useVuln()
+	defer p.doneVuln(vuln)
+	key := p.imageKey(ctx, meta, vuln)
 	var rep report.Report
 	var scanErr error
 	if key != "" && p.cache.GetImage(key, &rep) {
@@ -301,7 +306,7 @@ func (p *Pipeline) scan(ctx context.Context, input string, src source.Options) (
 		rep.Artifact.Input, rep.Artifact.Name, rep.Tool.Version = meta.Input, meta.Name, p.cfg.Version
 	} else {
 		var r *report.Report
-		if r, st, scanErr = p.analyse(ctx, img); r == nil {
+		if r, st, scanErr = p.analyse(ctx, img, vuln); r == nil {
 			return nil, st, scanErr
 		}
 		rep = *r
@@ -321,8 +326,9 @@ func (p *Pipeline) scan(ctx context.Context, input string, src source.Options) (
 	return &rep, st, scanErr
 }
 
-// analyse runs the layer engine and vulnerability matching over img.
-func (p *Pipeline) analyse(ctx context.Context, img source.Image) (*report.Report, LayerStats, error) {
+// analyse runs the layer engine and matching against vuln (nil: none)
+// over img.
+func (p *Pipeline) analyse(ctx context.Context, img source.Image, vuln *vulnSource) (*report.Report, LayerStats, error) {
 	res, scanErr := scan.Run(ctx, img, scan.Options{
 		Analyzers:      p.layers,
 		ImageAnalyzers: p.images,
@@ -337,8 +343,8 @@ func (p *Pipeline) analyse(ctx context.Context, img source.Image) (*report.Repor
 	}
 	st := LayerStats{Cached: res.LayersCached, Walked: res.LayersWalked}
 	cov := report.Coverage{Vulnerabilities: report.CoverageNotSelected}
-	if p.vuln != nil {
-		if err := p.vuln.match(ctx, res, &cov); err != nil {
+	if vuln != nil {
+		if err := vuln.match(ctx, res, &cov); err != nil {
 			return nil, st, err
 		}
 	}
@@ -355,11 +361,11 @@ func (p *Pipeline) analyse(ctx context.Context, img source.Image) (*report.Repor
 // the image-level settings, and the day (image age and end-of-life
 // checks depend on it). It is "" when the image cannot be named exactly
 // (a root filesystem) or there is no cache.
-func (p *Pipeline) imageKey(ctx context.Context, m *source.Meta) string {
+func (p *Pipeline) imageKey(ctx context.Context, m *source.Meta, vuln *vulnSource) string {
 	if p.cache == nil || m.Digest == "" {
 		return ""
 	}
-	v, err := p.stateVersion(ctx)
+	v, err := p.stateVersion(ctx, vuln)
 	if err != nil {
 		return ""
 	}

@@ -110,7 +110,7 @@ func TestStateVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer p.Close()
-		v, err := p.stateVersion(ctx)
+		v, err := p.stateVersion(ctx, p.vuln)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -24,7 +24,9 @@ func (p *Pipeline) ScanRegistry(ctx context.Context, addr string, opt registry.S
 	opt.Drift = p.drift
 	if p.cache != nil {
 		opt.StateDir = filepath.Join(p.cfg.CacheDir, "registry-scans")
-		v, err := p.stateVersion(ctx)
+		vuln := p.useVuln()
+		v, err := p.stateVersion(ctx, vuln)
+		p.doneVuln(vuln)
 		if err != nil {
 			return nil, err
 		}
@@ -50,11 +52,12 @@ func (p *Pipeline) ScanRegistry(ctx context.Context, addr string, opt registry.S
 // stateVersion fingerprints everything an image's stored registry-scan
 // result depends on besides its digest: the database's content, the
 // analyzers with their versions and settings, the policy and the
-// signature settings. A change to any means a rescan.
-func (p *Pipeline) stateVersion(ctx context.Context) (string, error) {
+// signature settings. A change to any means a rescan. vuln is the
+// vulnerability source of the scan (nil: none).
+func (p *Pipeline) stateVersion(ctx context.Context, vuln *vulnSource) (string, error) {
 	h := sha256.New()
-	if p.vuln != nil && p.vuln.db != nil {
-		st, err := p.vuln.db.Status(ctx)
+	if vuln != nil && vuln.db != nil {
+		st, err := vuln.db.Status(ctx)
 		if err != nil {
 			return "", err
 		}

@@ -45,6 +45,14 @@ type vulnSource struct {
 	missing string
 	// warning is a note for every report (a stale database).
 	warning string
+	// generation is the database's generation (see vulndb.DB.Generation).
+	generation int64
+
+	// refs counts the scans using the source and retired says it was
+	// replaced or the pipeline closed: the last user closes it. Both are
+	// guarded by Pipeline.vulnMu.
+	refs    int
+	retired bool
 }
 
 // openVuln opens the database cfg names. A missing or empty database is
@@ -79,7 +87,7 @@ func describe(ctx context.Context, db *vulndb.DB, where string, cfg VulnConfig, 
 		db.Close()
 		return nil, err
 	}
-	v := &vulnSource{db: db, info: &report.Database{Path: db.Path(), Records: st.Records}, matchOSOwned: cfg.MatchOSOwned}
+	v := &vulnSource{db: db, info: &report.Database{Path: db.Path(), Records: st.Records}, matchOSOwned: cfg.MatchOSOwned, generation: st.Generation}
 	if st.Records == 0 {
 		v.missing = fmt.Sprintf("the vulnerability database in %s holds no records: run `customs db update`", where)
 		return v, nil
@@ -107,6 +115,87 @@ func (v *vulnSource) close() error {
 		return nil
 	}
 	return v.db.Close()
+}
+
+// useVuln returns the vulnerability source for one scan (nil when
+// matching is off), to give back with doneVuln: a source replaced by
+// ReloadVuln stays open until its last scan is done.
+func (p *Pipeline) useVuln() *vulnSource {
+	p.vulnMu.Lock()
+	defer p.vulnMu.Unlock()
+	if p.vuln != nil {
+		p.vuln.refs++
+	}
+	return p.vuln
+}
+
+// doneVuln gives back a source useVuln returned.
+func (p *Pipeline) doneVuln(v *vulnSource) {
+	if v == nil {
+		return
+	}
+	p.vulnMu.Lock()
+	v.refs--
+	last := v.retired && v.refs == 0
+	p.vulnMu.Unlock()
+	if last {
+		_ = v.close() // read-only: nothing is lost
+	}
+}
+
+// swapVuln makes v the source of later scans and retires the one it
+// replaces, closing it now when no scan uses it.
+func (p *Pipeline) swapVuln(v *vulnSource) error {
+	p.vulnMu.Lock()
+	old := p.vuln
+	p.vuln = v
+	last := false
+	if old != nil {
+		old.retired = true
+		last = old.refs == 0
+	}
+	p.vulnMu.Unlock()
+	if last {
+		return old.close()
+	}
+	return nil
+}
+
+// ReloadVuln switches vulnerability matching to the database in dir
+// (vulndb.FileName, as `customs db update` or a store's FetchVulnDB
+// leaves it) under the pipeline's other VulnConfig settings. Scans that
+// started before keep the database they started with, which is closed
+// when the last of them ends; later scans match against the new one.
+// When dir holds no usable database, or matching is off (the vuln
+// scanner not selected), nothing changes and an error says why.
+func (p *Pipeline) ReloadVuln(ctx context.Context, dir string) error {
+	p.vulnMu.Lock()
+	off := p.vuln == nil
+	p.vulnMu.Unlock()
+	if off {
+		return errors.New("vulnerability matching is off in this pipeline")
+	}
+	cfg := p.cfg.Vuln
+	cfg.DBDir = dir
+	v, err := openVuln(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if v.db == nil {
+		return errors.New(v.missing)
+	}
+	return p.swapVuln(v)
+}
+
+// VulnGeneration returns the generation of the vulnerability database
+// later scans match against (0 when there is none, or matching is off).
+func (p *Pipeline) VulnGeneration() int64 {
+	p.vulnMu.Lock()
+	defer p.vulnMu.Unlock()
+	if p.vuln == nil {
+		return 0
+	}
+	return p.vuln.generation
 }
 
 // match adds vulnerability and malicious-package findings to res and
