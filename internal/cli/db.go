@@ -14,7 +14,7 @@ import (
 )
 
 func newDBCmd(stdout, stderr io.Writer) *cobra.Command {
-	var dir string
+	var t dbTarget
 	cmd := &cobra.Command{
 		Use:   "db",
 		Short: "Manage the vulnerability database (OSV)",
@@ -22,9 +22,18 @@ func newDBCmd(stdout, stderr io.Writer) *cobra.Command {
 kept in an SQLite database. "db update" downloads the per-ecosystem OSV exports;
 on machines without network, "db export" on one machine and "db import" on the
 other move the database as one file. An update that fails or is interrupted
-leaves the previous database intact.`,
+leaves the previous database intact.
+
+A server ("customs server") keeps its database in its store, so every worker
+matches against the same one: give the server's --data-dir (embedded store) or
+--database (PostgreSQL, or $` + EnvDatabase + `) and "db update" and "db import" build on
+the stored database in a local working copy, then publish the result to the
+store, where running servers pick it up; "db status" shows the stored one.`,
+		Example: `  customs db update --data-dir /var/lib/customs
+  customs db import --database postgres://customs@db/customs ./customs-db.zip
+  customs db status --database postgres://customs@db/customs`,
 	}
-	cmd.PersistentFlags().StringVar(&dir, "db-dir", defaultDBDir(), "vulnerability database directory")
+	t.register(cmd)
 
 	var opt vulndb.UpdateOptions
 	update := &cobra.Command{
@@ -36,11 +45,13 @@ leaves the previous database intact.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opt.Progress = func(msg string) { fmt.Fprintln(stderr, msg) }
-			b, err := vulndb.Update(cmd.Context(), dir, opt)
-			if err != nil {
-				return &exitError{ExitError, err}
-			}
-			return printStatus(cmd.Context(), stdout, dir, b.SkipSummary())
+			return t.build(cmd, stdout, func() error {
+				b, err := vulndb.Update(cmd.Context(), t.dir, opt)
+				if err != nil {
+					return &exitError{ExitError, err}
+				}
+				return printStatus(cmd.Context(), stdout, t.dir, b.SkipSummary())
+			})
 		},
 	}
 	update.Flags().StringVar(&opt.Source, "db-source", vulndb.DefaultSource, "base URL of the OSV exports (<base>/<Ecosystem>/all.zip)")
@@ -57,21 +68,27 @@ them as aliases or upstream ids.`,
 		Example: "  customs db import ./customs-db.zip\n  customs db import ./osv/Debian/all.zip ./advisories/",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := vulndb.Import(cmd.Context(), dir, args)
-			if err != nil {
-				return &exitError{ExitError, fmt.Errorf("%w (the database is unchanged)", err)}
-			}
-			return printStatus(cmd.Context(), stdout, dir, b.SkipSummary())
+			return t.build(cmd, stdout, func() error {
+				b, err := vulndb.Import(cmd.Context(), t.dir, args)
+				if err != nil {
+					return &exitError{ExitError, fmt.Errorf("%w (the database is unchanged)", err)}
+				}
+				return printStatus(cmd.Context(), stdout, t.dir, b.SkipSummary())
+			})
 		},
 	}
 
 	var asJSON bool
 	status := &cobra.Command{
 		Use:   "status",
-		Short: "Show the database's sources, record counts and age",
+		Short: "Show the database's sources, record counts and age (and, on a store, its generation there)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := vulndb.Open(dir)
+			stored, err := t.storeInfo(cmd)
+			if err != nil {
+				return &exitError{ExitError, err}
+			}
+			db, err := vulndb.Open(t.dir)
 			if err != nil {
 				return &exitError{ExitError, fmt.Errorf("%w: run `customs db update` or `customs db import FILE`", err)}
 			}
@@ -83,9 +100,15 @@ them as aliases or upstream ids.`,
 			if asJSON {
 				enc := json.NewEncoder(stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(st)
+				return enc.Encode(struct {
+					*vulndb.Status
+					Store *storedDB `json:"store,omitempty"`
+				}{st, stored})
 			}
 			writeStatus(stdout, st, "")
+			if stored != nil {
+				stored.write(stdout)
+			}
 			return nil
 		},
 	}
@@ -97,7 +120,10 @@ them as aliases or upstream ids.`,
 		Example: "  customs db export customs-db.zip",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, err := vulndb.Export(cmd.Context(), dir, args[0])
+			if _, err := t.storeInfo(cmd); err != nil {
+				return &exitError{ExitError, err}
+			}
+			st, err := vulndb.Export(cmd.Context(), t.dir, args[0])
 			if err != nil {
 				return &exitError{ExitError, err}
 			}
