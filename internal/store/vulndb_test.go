@@ -145,3 +145,22 @@ func TestVulnDB(t *testing.T) {
 		}
 	})
 }
+
+// TestMigrateOutOfOrder: a database migrated before version 3 existed,
+// but after 4, gets version 3 on the next Migrate.
+func TestMigrateOutOfOrder(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		for _, q := range []string{`DROP TABLE vulndb`, `DROP TABLE vulndb_chunk`, `DELETE FROM customs_migration WHERE version = 3`} {
+			if _, err := s.Exec(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if gen, err := s.VulnDBGeneration(ctx); gen != 0 || err != nil {
+			t.Fatalf("version 3 not applied: %d %v", gen, err)
+		}
+	})
+}
