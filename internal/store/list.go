@@ -97,7 +97,7 @@ func (s *Store) ListImages(ctx context.Context, f ImageFilter) (*ImagePage, erro
 		addRef("r.removed_at IS NULL")
 	}
 	if len(refWhere) > 0 {
-		where = append(where, "i.digest IN (SELECT r.digest FROM image_ref r WHERE "+strings.Join(refWhere, " AND ")+")")
+		where = append(where, "EXISTS (SELECT 1 FROM image_ref r WHERE r.digest = i.digest AND "+strings.Join(refWhere, " AND ")+")")
 		args = append(args, refArgs...)
 	}
 	if f.Digest != "" {
