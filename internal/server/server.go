@@ -51,6 +51,9 @@ type Config struct {
 	// it for lost (its worker died) and runs it again elsewhere (default:
 	// the job timeout plus 5 minutes). It must exceed the job timeout.
 	RescueAfter time.Duration
+	// KeepScans is how many scans of each image are kept (the latest
+	// always is); older ones are pruned hourly. 0 keeps every scan.
+	KeepScans int
 	// ShutdownGrace is how long running scans may take to finish on
 	// shutdown before they are cancelled and handed back (default 30 s).
 	ShutdownGrace time.Duration
@@ -229,6 +232,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	errc := make(chan error, 1)
+	if s.pipe != nil && s.cfg.KeepScans > 0 {
+		go s.pruneEvery(ctx, time.Hour)
+	}
 	if ln != nil && s.http != nil {
 		s.log.Info("listening", "addr", ln.Addr().String(), "role", s.cfg.Role, "store", s.store.Where)
 		go func() { errc <- s.http.Serve(ln) }()
@@ -244,6 +250,30 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	return errors.Join(runErr, s.shutdown())
+}
+
+// pruneEvery prunes the scan history now and then every interval, until
+// ctx ends.
+func (s *Server) pruneEvery(ctx context.Context, interval time.Duration) {
+	for {
+		s.prune(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// prune deletes the scans beyond KeepScans per image.
+func (s *Server) prune(ctx context.Context) {
+	n, err := s.store.PruneScans(ctx, s.cfg.KeepScans)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.Warn("prune scan history", "error", err)
+	case n > 0:
+		s.log.Info("pruned scan history", "scans", n, "keep", s.cfg.KeepScans)
+	}
 }
 
 func (s *Server) shutdown() error {

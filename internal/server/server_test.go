@@ -286,6 +286,12 @@ func TestScanThroughAPI(t *testing.T) {
 		if code := ts.call(t, "GET", "/api/v1/images/"+digest+"/scans", ts.read, nil, &hist); code != 200 || len(hist.Scans) != 2 || hist.Scans[0].LayersCached == 0 {
 			t.Errorf("history: %d %+v", code, hist)
 		}
+		// History is kept to KeepScans per image, the latest always.
+		ts.cfg.KeepScans = 1
+		ts.prune(context.Background())
+		if code := ts.call(t, "GET", "/api/v1/images/"+digest+"/scans", ts.read, nil, &hist); code != 200 || len(hist.Scans) != 1 {
+			t.Errorf("history after pruning to 1: %d %+v", code, hist)
+		}
 		metrics := string(ts.get(t, "/metrics"))
 		for _, m := range []string{`customs_scans_total{outcome="findings"} 2`, "customs_images{worst=", "customs_queue_jobs", "customs_scan_duration_seconds_count 2"} {
 			if !strings.Contains(metrics, m) {
