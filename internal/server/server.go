@@ -14,10 +14,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/customs-scanner/customs/internal/analyzer/all"
 	"github.com/customs-scanner/customs/internal/pipeline"
 	"github.com/customs-scanner/customs/internal/store"
+	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
 // Roles of a server process.
@@ -51,6 +54,9 @@ type Config struct {
 	// it for lost (its worker died) and runs it again elsewhere (default:
 	// the job timeout plus 5 minutes). It must exceed the job timeout.
 	RescueAfter time.Duration
+	// VulnPoll is how often a worker checks the store for a newer
+	// vulnerability database (default 10 s).
+	VulnPoll time.Duration
 	// KeepScans is how many scans of each image are kept (the latest
 	// always is); older ones are pruned hourly. 0 keeps every scan.
 	KeepScans int
@@ -107,6 +113,9 @@ func (c *Config) defaults() error {
 	}
 	if c.RescueAfter <= c.jobTimeout() {
 		return fmt.Errorf("--rescue-after %s: a scan may run for --timeout %s, so it is lost only after longer than %s", c.RescueAfter, c.Pipeline.Timeout, c.jobTimeout())
+	}
+	if c.VulnPoll <= 0 {
+		c.VulnPoll = 10 * time.Second
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 30 * time.Second
@@ -177,6 +186,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// analysed is never analysed again by another.
 		pc := cfg.Pipeline
 		pc.SharedCache, pc.Worker = st.LayerCache(), cfg.HostName
+		// Scans match against the store's vulnerability database.
+		if s.storedVulnDB() {
+			if _, _, err := st.FetchVulnDB(ctx, pc.Vuln.DBDir); err != nil {
+				s.Close()
+				return nil, fmt.Errorf("vulnerability database from %s: %w", st.Where, err)
+			}
+		}
 		if s.pipe, err = pipeline.New(ctx, pc); err != nil {
 			s.Close()
 			return nil, err
@@ -235,6 +251,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	if s.pipe != nil && s.cfg.KeepScans > 0 {
 		go s.pruneEvery(ctx, time.Hour)
 	}
+	if s.pipe != nil && s.storedVulnDB() {
+		go s.followVulnDB(ctx)
+	}
 	if ln != nil && s.http != nil {
 		s.log.Info("listening", "addr", ln.Addr().String(), "role", s.cfg.Role, "store", s.store.Where)
 		go func() { errc <- s.http.Serve(ln) }()
@@ -250,6 +269,50 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	return errors.Join(runErr, s.shutdown())
+}
+
+// storedVulnDB reports whether scans match against the store's
+// vulnerability database (not the bundled sample).
+func (s *Server) storedVulnDB() bool {
+	return s.cfg.Pipeline.Vuln.DBDir != vulndb.SampleName && s.wantsVuln()
+}
+
+func (s *Server) wantsVuln() bool {
+	return len(s.cfg.Pipeline.Scanners) == 0 || slices.Contains(s.cfg.Pipeline.Scanners, all.ScannerVuln)
+}
+
+// followVulnDB checks the store every VulnPoll for a newer vulnerability
+// database (published by `customs db update` or `db import` with the
+// server's --data-dir or --database) and switches scans to it.
+func (s *Server) followVulnDB(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.cfg.VulnPoll):
+		}
+		if err := s.reloadVulnDB(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("vulnerability database", "error", err)
+		}
+	}
+}
+
+// reloadVulnDB fetches the store's vulnerability database when its
+// generation is not the one scans use, and reloads it.
+func (s *Server) reloadVulnDB(ctx context.Context) error {
+	gen, err := s.store.VulnDBGeneration(ctx)
+	if err != nil || gen == 0 || gen == s.pipe.VulnGeneration() {
+		return err
+	}
+	dir := s.cfg.Pipeline.Vuln.DBDir
+	if _, _, err := s.store.FetchVulnDB(ctx, dir); err != nil {
+		return err
+	}
+	if err := s.pipe.ReloadVuln(ctx, dir); err != nil {
+		return err
+	}
+	s.log.Info("vulnerability database reloaded", "generation", s.pipe.VulnGeneration())
+	return nil
 }
 
 // pruneEvery prunes the scan history now and then every interval, until

@@ -108,8 +108,15 @@ func newConfig(dataDir, dsn string) Config {
 // false opens it without serving (to queue jobs and stop).
 func start(t *testing.T, dataDir, dsn string) *testServer {
 	t.Helper()
+	return startWith(t, newConfig(dataDir, dsn))
+}
+
+// startWith is start with a configuration of the test's own.
+func startWith(t *testing.T, cfg Config) *testServer {
+	t.Helper()
+	dataDir, dsn := cfg.DataDir, cfg.Database
 	ctx := context.Background()
-	s, err := New(ctx, newConfig(dataDir, dsn))
+	s, err := New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
