@@ -127,6 +127,7 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.StringVar(&cfg.TLSKey, "tls-key", "", "TLS private key (PEM) of the API")
 	fl.BoolVar(&cfg.InsecureListen, "insecure-listen", false, "allow plain HTTP on an address other machines can reach")
 	fl.StringVar(&logFormat, "log-format", "text", "log format on standard error: text or json")
+	fl.DurationVar(&cfg.VulnPoll, "vuln-poll", 10*time.Second, "how often a worker checks the store for a newer vulnerability database")
 	fl.IntVar(&cfg.KeepScans, "keep-scans", 100, "scans kept per image for its history (the latest always is; 0: all)")
 	fl.DurationVar(&cfg.RescueAfter, "rescue-after", 0, "a scan running longer than this is taken for lost (its worker died) and run again (default: --timeout + 5m)")
 	fl.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running scans may take to finish on shutdown")
