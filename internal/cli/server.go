@@ -82,6 +82,12 @@ create one with "customs server token create --role admin".
 The API is served over plain HTTP only on a loopback address, unless
 --insecure-listen; otherwise give --tls-cert and --tls-key.
 
+--watch-docker, --watch-containerd and --watch-podman scan every image the
+host's engines hold, then each that appears; images that leave an engine
+are marked removed, renamed ones keep their scan. Their scans run on this
+host's own queue, under its --host-name; GET /api/v1/hosts shows each
+watching host and whether its heartbeat (every 30 s) stopped.
+
 SIGTERM or Ctrl-C stops taking requests, gives running scans
 --shutdown-grace to finish, and hands the rest back to the queue.`,
 		Example: `  customs server token create --role admin > token
@@ -138,6 +144,13 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.Int64Var(&cfg.Pipeline.Limits.MaxFileBytes, "max-file-size", layer.DefaultMaxFileBytes, "bytes read from one file for analysis")
 	fl.Int64Var(&cfg.Pipeline.Limits.MaxLayerBytes, "max-layer-size", layer.DefaultMaxLayerBytes, "uncompressed bytes allowed in one layer")
 	fl.IntVar(&cfg.Pipeline.Limits.MaxEntries, "max-entries", layer.DefaultMaxEntries, "entries allowed in one layer")
+	fl.BoolVar(&cfg.Watch.Docker, "watch-docker", false, "scan every image of the local Docker Engine, and each that appears; mark those removed")
+	fl.StringVar(&cfg.Watch.DockerHost, "docker-host", "", "Docker Engine address (default: $DOCKER_HOST or unix:///var/run/docker.sock)")
+	fl.BoolVar(&cfg.Watch.Containerd, "watch-containerd", false, "scan every image of the local containerd, and each that appears; mark those removed")
+	fl.StringVar(&cfg.Watch.ContainerdAddress, "containerd-address", "", "containerd socket (default: $CONTAINERD_ADDRESS or /run/containerd/containerd.sock)")
+	fl.StringVar(&cfg.Watch.ContainerdNamespace, "containerd-namespace", "", "containerd namespace to watch (default: $CONTAINERD_NAMESPACE, else every namespace)")
+	fl.BoolVar(&cfg.Watch.Podman, "watch-podman", false, "scan every image of the local Podman, and each that appears; mark those removed")
+	fl.StringVar(&cfg.Watch.PodmanHost, "podman-host", "", "Podman API address (default: $CONTAINER_HOST or the Podman socket)")
 	analysis.register(fl, &cfg.Pipeline)
 	cmd.AddCommand(newServerMigrateCmd(stdout), newServerTokenCmd(stdout))
 	return cmd

@@ -50,6 +50,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/vulnerabilities/{id}/images", reader, s.advisoryImages},
 		{"POST /api/v1/hooks/distribution", admin, s.distributionHook},
 		{"POST /api/v1/hooks/harbor", admin, s.harborHook},
+		{"GET /api/v1/hosts", reader, s.listHosts},
 	}
 }
 
@@ -444,4 +445,24 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// HostStatus is a watching host as the API reports it: stale when its
+// heartbeat stopped.
+type HostStatus struct {
+	store.Host
+	Stale bool `json:"stale"`
+}
+
+func (s *Server) listHosts(w http.ResponseWriter, r *http.Request) {
+	hosts, err := s.store.Hosts(r.Context())
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	out := make([]HostStatus, 0, len(hosts))
+	for _, h := range hosts {
+		out = append(out, HostStatus{Host: h, Stale: time.Since(h.LastSeen) > staleAfter})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"hosts": out})
 }

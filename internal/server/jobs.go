@@ -13,6 +13,7 @@ import (
 
 	"github.com/customs-scanner/customs/internal/source"
 	"github.com/customs-scanner/customs/internal/store"
+	"github.com/customs-scanner/customs/internal/watch"
 )
 
 // Queues. Manual and push-triggered scans go to QueueScan, which has
@@ -61,6 +62,9 @@ func newJobClient(s *Server) (jobClient, error) {
 			QueueScan:  {MaxWorkers: s.cfg.Workers},
 			QueueSweep: {MaxWorkers: max(1, s.cfg.Workers/2)},
 		}
+		if s.cfg.Watch.enabled() {
+			cfg.Queues[HostQueue(s.cfg.HostName)] = river.QueueConfig{MaxWorkers: s.cfg.Workers}
+		}
 	}
 	if s.store.Dialect == store.Postgres {
 		return river.NewClient(riverpgxv5.New(s.store.Pool), cfg)
@@ -87,6 +91,12 @@ type ScanArgs struct {
 	Source    string `json:"source,omitempty"`
 	PlainHTTP bool   `json:"plain_http,omitempty"`
 	Insecure  bool   `json:"insecure,omitempty"`
+	// Engine is the address of the local engine (Docker or Podman host,
+	// containerd socket) whose image Image is, and Namespace its
+	// containerd namespace: a job of an engine watch scans that image of
+	// that engine and no other.
+	Engine    string `json:"engine,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
 	// Reason says why the scan was queued: manual, push, sweep, watch.
 	Reason string `json:"reason,omitempty" river:"-"`
 }
@@ -144,17 +154,31 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	}
 	src.PlainHTTP = src.PlainHTTP || job.Args.PlainHTTP
 	src.Insecure = src.Insecure || job.Args.Insecure
+	watched := job.Args.Engine != ""
+	if watched {
+		src = watch.Image{Engine: job.Args.Source, Host: job.Args.Engine, Namespace: job.Args.Namespace}.SourceOptions(src)
+	}
 	rep, stats, scanErr := s.pipe.ScanWith(ctx, job.Args.Image, src)
 	log := s.log.With("job", job.ID, "image", job.Args.Image, "attempt", job.Attempt, "reason", job.Args.Reason)
 	if rep == nil {
 		s.metrics.scans.WithLabelValues("error").Inc()
 		log.Warn("scan failed", "error", scanErr, "seconds", time.Since(started).Seconds())
+		if watched && s.watchLeft(job.Args) {
+			return river.JobCancel(fmt.Errorf("the image left the engine: %w", scanErr))
+		}
 		return scanErr
 	}
-	id, err := s.store.SaveScan(ctx, store.ScanRecord{
-		JobID: job.ID, Input: job.Args.Image, Worker: s.cfg.HostName, Ref: refOf(rep.Artifact.Source, rep.Artifact.Name),
+	rec := store.ScanRecord{
+		JobID: job.ID, Input: job.Args.Image, Worker: s.cfg.HostName,
 		Started: started, Finished: time.Now().UTC(), LayersWalked: stats.Walked, LayersCached: stats.Cached, Report: rep,
-	})
+	}
+	if !watched { // a watched image's names are its engine's, which its watch records
+		rec.Ref = refOf(rep.Artifact.Source, s.engineHost(rep.Artifact.Source), rep.Artifact.Name)
+	}
+	id, err := s.store.SaveScan(ctx, rec)
+	if err == nil && watched {
+		err = s.watchScanned(ctx, job.Args, rep.Artifact.Digest)
+	}
 	if err != nil {
 		s.metrics.scans.WithLabelValues("error").Inc()
 		return fmt.Errorf("store the report: %w", err)
@@ -173,10 +197,21 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	return nil
 }
 
-// refOf is where a scanned image was seen: its repository and tag for a
-// registry or engine name, else the input itself.
-func refOf(source, ref string) *store.Ref {
-	r := &store.Ref{Source: source, Repository: ref}
+// engineHost is the host of a reference of source: this host for a local
+// engine's image, none for a registry's.
+func (s *Server) engineHost(source string) string {
+	switch source {
+	case store.SourceDocker, store.SourceContainerd, store.SourcePodman:
+		return s.cfg.HostName
+	}
+	return ""
+}
+
+// refOf is where a scanned image was seen, on host for a local engine:
+// its repository and tag for a registry or engine name, else the input
+// itself.
+func refOf(source, host, ref string) *store.Ref {
+	r := &store.Ref{Source: source, Host: host, Repository: ref}
 	if source == "" {
 		r.Source = store.SourceRegistry
 	}

@@ -66,6 +66,9 @@ type Config struct {
 	// Pipeline configures scans; its CacheDir and Vuln.DBDir default to
 	// directories under DataDir.
 	Pipeline pipeline.Config
+	// Watch names the local engines whose images this host scans (role
+	// all or worker).
+	Watch WatchConfig
 	// Logger receives structured logs (default: text on stderr).
 	Logger *slog.Logger
 }
@@ -76,6 +79,7 @@ type Server struct {
 	store   *store.Store
 	pipe    *pipeline.Pipeline
 	jobs    jobClient
+	watches []*engineWatch
 	metrics *metrics
 	log     *slog.Logger
 	http    *http.Server
@@ -101,6 +105,9 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("host name: %w (pass --host-name)", err)
 		}
 		c.HostName = h
+	}
+	if c.Watch.enabled() && c.Role == RoleAPI {
+		return errors.New("--role api runs no scans: watch local engines with role all or worker")
 	}
 	if c.Workers <= 0 {
 		c.Workers = 2
@@ -199,6 +206,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	s.metrics = newMetrics(s)
+	if cfg.Watch.enabled() {
+		if s.watches, err = newWatches(s); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	if s.jobs, err = newJobClient(s); err != nil {
 		s.Close()
 		return nil, err
@@ -260,6 +273,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	} else {
 		s.log.Info("working", "role", s.cfg.Role, "store", s.store.Where, "host", s.cfg.HostName)
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	watching := make(chan struct{})
+	go func() {
+		defer close(watching)
+		if len(s.watches) > 0 {
+			s.watchEngines(watchCtx)
+		}
+	}()
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -268,6 +289,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			runErr = err
 		}
 	}
+	stopWatch()
+	<-watching
 	return errors.Join(runErr, s.shutdown())
 }
 
