@@ -84,21 +84,25 @@ func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 }
 
 // ScanArgs is a scan job: scan Image (a reference or local input).
+//
+// Scans are unique by the fields tagged river:"unique" (what is scanned
+// and how), not by why they were queued: a push and a manual scan of the
+// same image while one waits are one job.
 type ScanArgs struct {
-	Image string `json:"image"`
+	Image string `json:"image" river:"unique"`
 	// Source is the kind of source Image names (source.KindRegistry when
 	// empty): a scan job never guesses, so a name cannot reach a path.
-	Source    string `json:"source,omitempty"`
-	PlainHTTP bool   `json:"plain_http,omitempty"`
-	Insecure  bool   `json:"insecure,omitempty"`
+	Source    string `json:"source,omitempty" river:"unique"`
+	PlainHTTP bool   `json:"plain_http,omitempty" river:"unique"`
+	Insecure  bool   `json:"insecure,omitempty" river:"unique"`
 	// Engine is the address of the local engine (Docker or Podman host,
 	// containerd socket) whose image Image is, and Namespace its
 	// containerd namespace: a job of an engine watch scans that image of
 	// that engine and no other.
-	Engine    string `json:"engine,omitempty"`
-	Namespace string `json:"namespace,omitempty"`
+	Engine    string `json:"engine,omitempty" river:"unique"`
+	Namespace string `json:"namespace,omitempty" river:"unique"`
 	// Reason says why the scan was queued: manual, push, sweep, watch.
-	Reason string `json:"reason,omitempty" river:"-"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // Kind names the job kind.

@@ -393,3 +393,33 @@ func TestCheckListen(t *testing.T) {
 		}
 	}
 }
+
+// TestScanUnique: a scan waiting for an image is not queued again for
+// another reason; other settings make another scan.
+func TestScanUnique(t *testing.T) {
+	eachStore(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s, err := New(ctx, newConfig(t.TempDir(), dsn))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		first, err := s.jobs.Insert(ctx, ScanArgs{Image: "registry.example.com/a:1", Reason: "manual"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for args, dup := range map[ScanArgs]bool{
+			{Image: "registry.example.com/a:1", Reason: "push"}:                  true,
+			{Image: "registry.example.com/a:1", Reason: "push", PlainHTTP: true}: false,
+			{Image: "registry.example.com/b:1", Reason: "manual"}:                false,
+		} {
+			res, err := s.jobs.Insert(ctx, args, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.UniqueSkippedAsDuplicate != dup || (dup && res.Job.ID != first.Job.ID) {
+				t.Errorf("%+v: duplicate %v (job %d), want %v", args, res.UniqueSkippedAsDuplicate, res.Job.ID, dup)
+			}
+		}
+	})
+}
