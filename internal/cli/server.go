@@ -135,6 +135,7 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.StringVar(&logFormat, "log-format", "text", "log format on standard error: text or json")
 	fl.DurationVar(&cfg.VulnPoll, "vuln-poll", 10*time.Second, "how often a worker checks the store for a newer vulnerability database")
 	fl.IntVar(&cfg.KeepScans, "keep-scans", 100, "scans kept per image for its history (the latest always is; 0: all)")
+	fl.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file with the key registry credentials are encrypted with: 32 bytes or 64 hex characters, mode 600 (make one with `openssl rand -hex 32`)")
 	fl.DurationVar(&cfg.RescueAfter, "rescue-after", 0, "a scan running longer than this is taken for lost (its worker died) and run again (default: --timeout + 5m)")
 	fl.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running scans may take to finish on shutdown")
 	fl.StringVar(&cfg.Pipeline.Vuln.DBDir, "db-dir", "", "vulnerability database directory (default: db under --data-dir)")

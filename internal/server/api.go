@@ -51,6 +51,12 @@ func (s *Server) routes() []route {
 		{"POST /api/v1/hooks/distribution", admin, s.distributionHook},
 		{"POST /api/v1/hooks/harbor", admin, s.harborHook},
 		{"GET /api/v1/hosts", reader, s.listHosts},
+		{"POST /api/v1/registries", admin, s.createRegistry},
+		{"GET /api/v1/registries", reader, s.listRegistries},
+		{"GET /api/v1/registries/{id}", reader, s.getRegistry},
+		{"PUT /api/v1/registries/{id}", admin, s.updateRegistry},
+		{"DELETE /api/v1/registries/{id}", admin, s.deleteRegistry},
+		{"POST /api/v1/registries/{id}/sweep", admin, s.sweepRegistry},
 	}
 }
 

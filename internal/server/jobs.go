@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -57,6 +58,9 @@ func newJobClient(s *Server) (jobClient, error) {
 		if err := river.AddWorkerSafely(workers, &scanWorker{s: s}); err != nil {
 			return nil, err
 		}
+		if err := river.AddWorkerSafely(workers, &sweepWorker{s: s}); err != nil {
+			return nil, err
+		}
 		cfg.Workers = workers
 		cfg.Queues = map[string]river.QueueConfig{
 			QueueScan:  {MaxWorkers: s.cfg.Workers},
@@ -101,6 +105,9 @@ type ScanArgs struct {
 	// that engine and no other.
 	Engine    string `json:"engine,omitempty" river:"unique"`
 	Namespace string `json:"namespace,omitempty" river:"unique"`
+	// RegistryID is the registry a sweep found Image in: its credentials
+	// and TLS settings apply, and the sweep records its tags.
+	RegistryID int64 `json:"registry_id,omitempty" river:"unique"`
 	// Reason says why the scan was queued: manual, push, sweep, watch.
 	Reason string `json:"reason,omitempty"`
 }
@@ -162,6 +169,18 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	if watched {
 		src = watch.Image{Engine: job.Args.Source, Host: job.Args.Engine, Namespace: job.Args.Namespace}.SourceOptions(src)
 	}
+	if job.Args.RegistryID != 0 {
+		// A registry deleted since is scanned with the job's settings.
+		reg, err := s.store.Registry(ctx, job.Args.RegistryID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("registry %d: %w", job.Args.RegistryID, err)
+		}
+		if reg != nil {
+			if err := s.registrySource(reg, &src); err != nil {
+				return err
+			}
+		}
+	}
 	rep, stats, scanErr := s.pipe.ScanWith(ctx, job.Args.Image, src)
 	log := s.log.With("job", job.ID, "image", job.Args.Image, "attempt", job.Attempt, "reason", job.Args.Reason)
 	if rep == nil {
@@ -176,7 +195,9 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		JobID: job.ID, Input: job.Args.Image, Worker: s.cfg.HostName,
 		Started: started, Finished: time.Now().UTC(), LayersWalked: stats.Walked, LayersCached: stats.Cached, Report: rep,
 	}
-	if !watched { // a watched image's names are its engine's, which its watch records
+	// A watched image's names are its engine's, which its watch records;
+	// a swept image's tags, its sweep.
+	if !watched && job.Args.RegistryID == 0 {
 		rec.Ref = refOf(rep.Artifact.Source, s.engineHost(rep.Artifact.Source), rep.Artifact.Name)
 	}
 	id, err := s.store.SaveScan(ctx, rec)

@@ -69,6 +69,13 @@ type Config struct {
 	// Watch names the local engines whose images this host scans (role
 	// all or worker).
 	Watch WatchConfig
+	// SecretKeyFile holds the key registry credentials are encrypted
+	// with (32 bytes, or 64 hex characters), readable by its owner only.
+	// Without it, registries with credentials are refused.
+	SecretKeyFile string
+	// SweepCheck is how often a worker looks for registries due a sweep
+	// (default 30 s).
+	SweepCheck time.Duration
 	// Logger receives structured logs (default: text on stderr).
 	Logger *slog.Logger
 }
@@ -83,6 +90,8 @@ type Server struct {
 	metrics *metrics
 	log     *slog.Logger
 	http    *http.Server
+	// key encrypts registry credentials (nil: none can be stored).
+	key []byte
 }
 
 func (c *Config) defaults() error {
@@ -126,6 +135,9 @@ func (c *Config) defaults() error {
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.SweepCheck <= 0 {
+		c.SweepCheck = 30 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -179,11 +191,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	var key []byte
+	if cfg.SecretKeyFile != "" {
+		k, err := loadSecretKey(cfg.SecretKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+	}
 	st, err := store.Open(ctx, cfg.Database, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, key: key}
 	if err := st.Migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -259,6 +279,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("job queue: %w", err)
 		}
+		go s.scheduleSweeps(ctx)
 	}
 	errc := make(chan error, 1)
 	if s.pipe != nil && s.cfg.KeepScans > 0 {

@@ -99,6 +99,7 @@ func newConfig(dataDir, dsn string) Config {
 	return Config{
 		DataDir: dataDir, Database: dsn, Workers: 2, HostName: "test-host",
 		ShutdownGrace: 5 * time.Second,
+		SweepCheck:    time.Second,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Pipeline:      pipeline.Config{Vuln: pipeline.VulnConfig{DBDir: vulndb.SampleName}, Version: "test"},
 	}

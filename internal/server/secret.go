@@ -1,0 +1,102 @@
+package server
+
+import (
+	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+)
+
+// secretAAD binds sealed values to their use.
+var secretAAD = []byte("customs registry credentials v1")
+
+// loadSecretKey reads a 32-byte key: raw, or as 64 hex characters. The
+// file must be readable by its owner only.
+func loadSecretKey(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("--secret-key-file: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("--secret-key-file %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	if fi.Size() > 1024 {
+		return nil, fmt.Errorf("--secret-key-file %s: want 32 bytes or 64 hex characters, got %d bytes", path, fi.Size())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--secret-key-file: %w", err)
+	}
+	return parseSecretKey(data)
+}
+
+// parseSecretKey accepts 32 raw bytes or 64 hex characters (with an
+// optional trailing newline).
+func parseSecretKey(data []byte) ([]byte, error) {
+	if t := bytes.TrimSpace(data); len(t) == 64 {
+		if key, err := hex.DecodeString(string(t)); err == nil {
+			return key, nil
+		}
+	}
+	if len(data) == 32 {
+		return data, nil
+	}
+	return nil, errors.New("the secret key must be 32 bytes or 64 hex characters (make one with `openssl rand -hex 32`)")
+}
+
+// credentials are a registry's, as sealed in the store.
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+// seal encrypts c with key (AES-256-GCM): nonce, then ciphertext.
+func seal(key []byte, c credentials) ([]byte, error) {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(plain)+aead.Overhead())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return aead.Seal(nonce, nonce, plain, secretAAD), nil
+}
+
+// unseal decrypts what seal made.
+func unseal(key, sealed []byte) (credentials, error) {
+	var c credentials
+	aead, err := newAEAD(key)
+	if err != nil {
+		return c, err
+	}
+	if len(sealed) < aead.NonceSize() {
+		return c, errors.New("sealed credentials too short")
+	}
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], secretAAD)
+	if err != nil {
+		return c, errors.New("the registry's credentials do not open with this secret key (was --secret-key-file changed?)")
+	}
+	err = json.Unmarshal(plain, &c)
+	return c, err
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
+	if len(key) != 32 {
+		return nil, errors.New("no secret key (--secret-key-file)")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
