@@ -45,31 +45,6 @@ type RegistryRequest struct {
 	Schedule     string   `json:"schedule"`
 }
 
-// parseSchedule reads how often a registry is swept: "@every 1h", a
-// plain duration ("30m"), "@hourly", "@daily" or "@weekly"; "" is never
-// (on demand only).
-func parseSchedule(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	switch s {
-	case "":
-		return 0, nil
-	case "@hourly":
-		return time.Hour, nil
-	case "@daily":
-		return 24 * time.Hour, nil
-	case "@weekly":
-		return 7 * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(s, "@every")))
-	if err != nil {
-		return 0, fmt.Errorf("schedule %q: want @every DURATION (e.g. @every 6h), a duration, @hourly, @daily or @weekly", s)
-	}
-	if d < minSchedule || d > maxSchedule {
-		return 0, fmt.Errorf("schedule %q: want between %s and %s", s, minSchedule, maxSchedule)
-	}
-	return d, nil
-}
-
 // registryURL reads a registry address: host[:port], optionally after
 // https:// or http:// (which means plain HTTP).
 func registryURL(u string) (host string, plain bool, err error) {
@@ -107,14 +82,14 @@ func checkGlobs(field string, globs []string) error {
 
 // decodeRegistry reads and checks a registry request into r (whose ID
 // and Secret are kept unless new credentials are given), and returns
-// the schedule's interval.
-func (s *Server) decodeRegistry(w http.ResponseWriter, req *http.Request, r *store.Registry) (time.Duration, bool) {
+// its schedule.
+func (s *Server) decodeRegistry(w http.ResponseWriter, req *http.Request, r *store.Registry) (schedule, bool) {
 	var body RegistryRequest
 	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
 		writeError(w, http.StatusBadRequest, "body: %v", err)
-		return 0, false
+		return schedule{}, false
 	}
 	host, plain, err := registryURL(body.URL)
 	if err == nil {
@@ -123,7 +98,7 @@ func (s *Server) decodeRegistry(w http.ResponseWriter, req *http.Request, r *sto
 	if err == nil && (body.Latest < 0 || body.Latest > maxLatest) {
 		err = fmt.Errorf("latest %d: want 0 (all tags) to %d", body.Latest, maxLatest)
 	}
-	every, serr := parseSchedule(body.Schedule)
+	sched, serr := parseSchedule(body.Schedule)
 	if err == nil {
 		err = serr
 	}
@@ -139,23 +114,23 @@ func (s *Server) decodeRegistry(w http.ResponseWriter, req *http.Request, r *sto
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "%v", err)
-		return 0, false
+		return schedule{}, false
 	}
 	if hasCred {
 		if r.Secret, err = seal(s.key, credentials{Username: body.Username, Password: body.Password}); err != nil {
 			s.internalError(w, req, err)
-			return 0, false
+			return schedule{}, false
 		}
 	}
 	r.URL, r.PlainHTTP, r.Insecure = host, plain || body.PlainHTTP, body.Insecure
 	r.Repositories, r.Tags, r.Latest, r.Schedule = body.Repositories, body.Tags, body.Latest, strings.TrimSpace(body.Schedule)
-	return every, true
+	return sched, true
 }
 
-// nextSweep is when a registry with schedule interval every is first
-// due: now, or never without a schedule.
-func nextSweep(every time.Duration) time.Time {
-	if every == 0 {
+// nextSweep is when a registry with schedule sched is first due: now,
+// or never without a schedule.
+func nextSweep(sched schedule) time.Time {
+	if sched.none() {
 		return time.Time{}
 	}
 	return time.Now()
@@ -163,11 +138,11 @@ func nextSweep(every time.Duration) time.Time {
 
 func (s *Server) createRegistry(w http.ResponseWriter, r *http.Request) {
 	var reg store.Registry
-	every, ok := s.decodeRegistry(w, r, &reg)
+	sched, ok := s.decodeRegistry(w, r, &reg)
 	if !ok {
 		return
 	}
-	id, err := s.store.SaveRegistry(r.Context(), &reg, nextSweep(every))
+	id, err := s.store.SaveRegistry(r.Context(), &reg, nextSweep(sched))
 	if err != nil {
 		s.internalError(w, r, err)
 		return
@@ -217,11 +192,11 @@ func (s *Server) updateRegistry(w http.ResponseWriter, r *http.Request) {
 	if s.notFound(w, r, err, "no registry %d", id) {
 		return
 	}
-	every, ok := s.decodeRegistry(w, r, reg)
+	sched, ok := s.decodeRegistry(w, r, reg)
 	if !ok {
 		return
 	}
-	if _, err := s.store.SaveRegistry(r.Context(), reg, nextSweep(every)); s.notFound(w, r, err, "no registry %d", id) {
+	if _, err := s.store.SaveRegistry(r.Context(), reg, nextSweep(sched)); s.notFound(w, r, err, "no registry %d", id) {
 		return
 	}
 	s.answerRegistry(w, r, id, http.StatusOK)
@@ -316,11 +291,9 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error
 	}
 	stats, sweepErr := s.sweep(ctx, reg)
 	audit := s.audit(ctx, reg)
-	every, _ := parseSchedule(reg.Schedule)
+	sched, _ := parseSchedule(reg.Schedule)
 	rec := store.SweepRecord{Finished: time.Now()}
-	if every > 0 {
-		rec.Next = rec.Finished.Add(every)
-	}
+	rec.Next = sched.next(rec.Finished)
 	if sweepErr != nil {
 		rec.Error = sweepErr.Error()
 	}

@@ -66,7 +66,7 @@ func TestRegistrySweep(t *testing.T) {
 			"a path":         {URL: reg + "/team"},
 			"bad glob":       {URL: reg, Repositories: []string{"team/["}},
 			"negative":       {URL: reg, Latest: -1},
-			"cron":           {URL: reg, Schedule: "*/5 * * * *"},
+			"bad cron":       {URL: reg, Schedule: "61 * * * *"},
 			"too often":      {URL: reg, Schedule: "@every 1s"},
 			"no key":         {URL: reg, Username: "ci", Password: "pw"},
 			"half of a pair": {URL: reg, Username: "ci"},
@@ -248,29 +248,59 @@ func TestParseSchedule(t *testing.T) {
 	for s, want := range map[string]time.Duration{
 		"": 0, "@hourly": time.Hour, "@daily": 24 * time.Hour, "@weekly": 7 * 24 * time.Hour,
 		"@every 6h": 6 * time.Hour, "30m": 30 * time.Minute, " @every 90m ": 90 * time.Minute,
-		"@every 1s": -1, "* * * * *": -1, "@every": -1, "9999h": -1, "@yearly": -1,
+		"@every 1s": -1, "@every": -1, "9999h": -1, "@yearly": -1,
+		"60 * * * *": -1, "* 24 * * *": -1, "0 0 30 2 *": -1, "*/0 * * * *": -1, "5-1 * * * *": -1, "a * * * *": -1,
 	} {
 		got, err := parseSchedule(s)
 		if want < 0 {
 			if err == nil {
-				t.Errorf("%q: %s, want an error", s, got)
+				t.Errorf("%q: %+v, want an error", s, got)
 			}
 			continue
 		}
-		if err != nil || got != want {
-			t.Errorf("%q: %s %v, want %s", s, got, err, want)
+		if err != nil || got.every != want {
+			t.Errorf("%q: %+v %v, want %s", s, got, err, want)
+		}
+	}
+	// Cron, in UTC: from Wednesday 2026-12-02 10:07.
+	at := time.Date(2026, 12, 2, 10, 7, 30, 0, time.UTC)
+	for expr, want := range map[string]string{
+		"* * * * *":         "2026-12-02 10:08",
+		"*/15 * * * *":      "2026-12-02 10:15",
+		"0 3 * * *":         "2026-12-03 03:00",
+		"30 2 * * 0":        "2026-12-06 02:30", // Sunday
+		"30 2 * * 7":        "2026-12-06 02:30",
+		"0 0 1 1 *":         "2027-01-01 00:00",
+		"0 9 1 * 5":         "2026-12-04 09:00", // the 1st or a Friday
+		"0 8-10/2,23 * * *": "2026-12-02 23:00",
+		"0 0 29 2 *":        "2028-02-29 00:00",
+	} {
+		sched, err := parseSchedule(expr)
+		if err != nil {
+			t.Errorf("%q: %v", expr, err)
+			continue
+		}
+		if got := sched.next(at).Format("2006-01-02 15:04"); got != want {
+			t.Errorf("%q after %s: %s, want %s", expr, at, got, want)
 		}
 	}
 }
 
 func FuzzParseSchedule(f *testing.F) {
-	for _, s := range []string{"@every 1h", "@daily", "5m", "* * * * *"} {
+	for _, s := range []string{"@every 1h", "@daily", "5m", "* * * * *", "0 8-10/2,23 1 * 7"} {
 		f.Add(s)
 	}
+	at := time.Date(2026, 12, 2, 10, 7, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, s string) {
-		d, err := parseSchedule(s)
-		if err == nil && d != 0 && (d < minSchedule || d > maxSchedule) {
-			t.Errorf("%q: %s out of bounds", s, d)
+		sched, err := parseSchedule(s)
+		if err != nil {
+			return
+		}
+		if sched.every != 0 && (sched.every < minSchedule || sched.every > maxSchedule) {
+			t.Errorf("%q: %s out of bounds", s, sched.every)
+		}
+		if n := sched.next(at); !sched.none() && !n.After(at) {
+			t.Errorf("%q: next %s, not after %s", s, n, at)
 		}
 	})
 }
