@@ -61,7 +61,7 @@ func BenchmarkListImages(b *testing.B) {
 
 // seed stores n images of the registry registry.example.com, a third of
 // them with a HIGH vulnerability.
-func seed(b *testing.B, s *Store, n int) {
+func seed(b testing.TB, s *Store, n int) {
 	ctx := context.Background()
 	t0 := time.Now().Add(-time.Hour)
 	for i := range n {
