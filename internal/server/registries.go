@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -260,8 +261,11 @@ type SweepStats struct {
 	Tags         int `json:"tags"`
 	Images       int `json:"images"`
 	// Queued counts the scans queued: images not scanned before.
-	Queued int      `json:"queued"`
-	Errors []string `json:"errors,omitempty"`
+	Queued int `json:"queued"`
+	// Removed counts the references marked removed: tags seen by an
+	// earlier sweep that this one, complete, no longer found.
+	Removed int64    `json:"removed"`
+	Errors  []string `json:"errors,omitempty"`
 }
 
 // sweepAudit is what a sweep keeps of the registry's audit.
@@ -289,8 +293,8 @@ func (w *sweepWorker) Work(ctx context.Context, job *river.Job[SweepArgs]) error
 	if err != nil {
 		return err
 	}
-	stats, sweepErr := s.sweep(ctx, reg)
-	audit := s.audit(ctx, reg)
+	stats, repos, sweepErr := s.sweep(ctx, reg)
+	audit := s.audit(ctx, reg, repos)
 	sched, _ := parseSchedule(reg.Schedule)
 	rec := store.SweepRecord{Finished: time.Now()}
 	rec.Next = sched.next(rec.Finished)
@@ -325,12 +329,15 @@ func (s *Server) registrySource(reg *store.Registry, src *source.Options) error 
 }
 
 // sweep enumerates the registry (internal/registry), records where each
-// image was seen, and queues a scan of each image not scanned yet.
-func (s *Server) sweep(ctx context.Context, reg *store.Registry) (SweepStats, error) {
+// image was seen, and queues a scan of each image not scanned yet. It
+// returns the repositories it found images in, as paths.
+func (s *Server) sweep(ctx context.Context, reg *store.Registry) (SweepStats, []string, error) {
 	var stats SweepStats
+	var repos []string
+	started := time.Now()
 	var src source.Options
 	if err := s.registrySource(reg, &src); err != nil {
-		return stats, err
+		return stats, nil, err
 	}
 	var mu sync.Mutex
 	opt := regscan.ScanOptions{
@@ -363,7 +370,7 @@ func (s *Server) sweep(ctx context.Context, reg *store.Registry) (SweepStats, er
 	}
 	rep, err := regscan.Scan(ctx, reg.URL, opt)
 	if err != nil {
-		return stats, err
+		return stats, nil, err
 	}
 	stats.Repositories, stats.Tags, stats.Images, stats.Errors = rep.Stats.Repositories, rep.Stats.Tags, rep.Stats.Images, rep.Errors
 	for _, im := range rep.Images {
@@ -378,28 +385,49 @@ func (s *Server) sweep(ctx context.Context, reg *store.Registry) (SweepStats, er
 			}
 			if err := s.store.SeeRef(ctx, im.Digest, store.Ref{Source: store.SourceRegistry, Repository: tag.Context().Name(),
 				Tag: tag.TagStr(), RegistryID: reg.ID}); err != nil {
-				return stats, err
+				return stats, repos, err
+			}
+			if p := tag.Context().RepositoryStr(); !slices.Contains(repos, p) {
+				repos = append(repos, p)
 			}
 		}
 	}
 	if len(stats.Errors) > 0 {
-		return stats, fmt.Errorf("%d repositories, tags or images could not be listed, resolved or queued: %s", len(stats.Errors), stats.Errors[0])
+		// An incomplete listing removes nothing: a tag it missed may
+		// still be there.
+		return stats, repos, fmt.Errorf("%d repositories, tags or images could not be listed, resolved or queued: %s", len(stats.Errors), stats.Errors[0])
 	}
-	return stats, nil
+	stats.Removed, err = s.store.RemoveRegistryRefs(ctx, reg.ID, started)
+	return stats, repos, err
 }
 
 // audit probes the registry as an anonymous client would
-// (internal/registry's read-only probes).
-func (s *Server) audit(ctx context.Context, reg *store.Registry) sweepAudit {
+// (internal/registry's read-only probes). The repositories the sweep
+// found, with the registry's credentials when it has some, are probed
+// for anonymous pulls too: a registry whose catalog is closed may still
+// serve its images to anyone who knows their names.
+func (s *Server) audit(ctx context.Context, reg *store.Registry, repos []string) sweepAudit {
 	target := reg.URL
 	if reg.PlainHTTP {
 		target = "http://" + target
 	}
-	res, err := regscan.Audit(ctx, target, regscan.AuditOptions{})
+	slices.Sort(repos)
+	res, err := regscan.Audit(ctx, target, regscan.AuditOptions{Repositories: firstRepos(repos, auditRepositories)})
 	if err != nil {
 		return sweepAudit{Findings: []model.Finding{}, Error: err.Error()}
 	}
 	return sweepAudit{API: res.API, Findings: append([]model.Finding{}, res.Findings...)}
+}
+
+// auditRepositories bounds how many of the repositories a sweep found
+// the audit probes for anonymous pulls.
+const auditRepositories = 3
+
+func firstRepos(repos []string, n int) []string {
+	if len(repos) > n {
+		return repos[:n]
+	}
+	return repos
 }
 
 // scheduleSweeps queues the sweeps registries' schedules ask for, every

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,6 +44,22 @@ func (ts *testServer) waitSweep(t *testing.T, id int64, since time.Time) store.R
 	return reg
 }
 
+// sweep asks for a sweep of registry id, again while the one before is
+// still marked running (a sweep is recorded before its job completes).
+func (ts *testServer) sweep(t *testing.T, id int64) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var sw SweepStatus
+		if code := ts.call(t, "POST", fmt.Sprintf("/api/v1/registries/%d/sweep", id), ts.admin, nil, &sw); code != 202 {
+			t.Fatalf("sweep: %d", code)
+		}
+		if !sw.Duplicate {
+			return
+		}
+	}
+	t.Fatalf("registry %d: every sweep asked for was a duplicate", id)
+}
+
 // TestRegistrySweep: a registered registry is swept on its schedule and
 // on demand; its images are scanned once each, and found by registry.
 func TestRegistrySweep(t *testing.T) {
@@ -53,6 +71,7 @@ func TestRegistrySweep(t *testing.T) {
 	}
 	push(t, reg+"/other/c:1", vulnerableImage(t, "c1"))
 	eachStore(t, func(t *testing.T, dsn string) {
+		push(t, reg+"/team/a:2", vulnerableImage(t, "a2")) // moved below
 		ts := start(t, t.TempDir(), dsn)
 		body := RegistryRequest{URL: reg, PlainHTTP: true, Repositories: []string{"team/*"}, Schedule: "@every 1h"}
 		if code := ts.call(t, "POST", "/api/v1/registries", "", body, nil); code != 401 {
@@ -151,6 +170,40 @@ func TestRegistrySweep(t *testing.T) {
 			}
 		}
 
+		// A tag moved to another image: the old reference is removed, the
+		// new image queued; the image no tag points to any more leaves the
+		// registry's list but keeps its history.
+		d3 := push(t, reg+"/team/a:2", vulnerableImage(t, "a3"))
+		ts.sweep(t, created.ID)
+		moved := ts.waitSweep(t, created.ID, *second.LastSweep)
+		if st := sweptStats(t, moved); moved.LastError != "" || st.Images != 2 || st.Queued != 1 || st.Removed != 1 {
+			t.Errorf("sweep after a tag moved: %q %+v, want 2 images, 1 queued, 1 removed", moved.LastError, st)
+		}
+		want = []string{d1, d3}
+		slices.Sort(want)
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			page = store.ImagePage{}
+			if code := ts.call(t, "GET", path, ts.read, nil, &page); code != 200 {
+				t.Fatalf("images: %d", code)
+			}
+			got = got[:0]
+			for _, im := range page.Images {
+				got = append(got, im.Digest)
+			}
+			slices.Sort(got)
+			if slices.Equal(got, want) {
+				break
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("images of the registry after a tag moved: %v, want %v", got, want)
+		}
+		var old store.Image
+		if code := ts.call(t, "GET", "/api/v1/images/"+d2, ts.read, nil, &old); code != 200 || len(old.Refs) != 1 || old.Refs[0].RemovedAt == nil {
+			t.Errorf("the image the tag left: %d %+v, want its one reference removed", code, old)
+		}
+		second = moved
+
 		// Credentials: sealed in the store, never answered.
 		const password = "Zq8vT3mLw9XcR2pY7nKd-sweep"
 		ts.key = bytes.Repeat([]byte{7}, 32)
@@ -179,7 +232,7 @@ func TestRegistrySweep(t *testing.T) {
 		if code := ts.call(t, "PUT", fmt.Sprintf("/api/v1/registries/%d", created.ID), ts.admin, body, &updated); code != 200 || !updated.HasCredentials {
 			t.Errorf("put without credentials: %d %+v", code, updated)
 		}
-		ts.call(t, "POST", fmt.Sprintf("/api/v1/registries/%d/sweep", created.ID), ts.admin, nil, nil)
+		ts.sweep(t, created.ID)
 		if third := ts.waitSweep(t, created.ID, *second.LastSweep); third.LastError != "" {
 			t.Errorf("sweep with credentials: %s", third.LastError)
 		}
@@ -315,4 +368,51 @@ func FuzzRegistryURL(f *testing.F) {
 			t.Errorf("%q: host %q", s, host)
 		}
 	})
+}
+
+// TestSweepAuditsKnownRepositories: a registry whose catalog asks for
+// credentials but whose images anyone can pull is found out: the sweep
+// lists it with the registry's credentials, and the audit then tries an
+// anonymous pull of what the sweep found.
+func TestSweepAuditsKnownRepositories(t *testing.T) {
+	app := registryApp(t, "")
+	const user, password = "sweeper", "Jd73-closed-catalog"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); r.URL.Path == "/v2/_catalog" && (!ok || u != user || p != password) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="catalog"`)
+			http.Error(w, "credentials needed", http.StatusUnauthorized)
+			return
+		}
+		app.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	reg := srv.Listener.Addr().String()
+	push(t, reg+"/private/app:1", vulnerableImage(t, "closed"))
+
+	ts := start(t, t.TempDir(), "")
+	ts.key = bytes.Repeat([]byte{9}, 32)
+	var created store.Registry
+	body := RegistryRequest{URL: "http://" + reg, Username: user, Password: password}
+	if code := ts.call(t, "POST", "/api/v1/registries", ts.admin, body, &created); code != 201 {
+		t.Fatalf("create: %d", code)
+	}
+	ts.sweep(t, created.ID)
+	swept := ts.waitSweep(t, created.ID, time.Time{})
+	if st := sweptStats(t, swept); swept.LastError != "" || st.Images != 1 {
+		t.Fatalf("sweep: %q %+v", swept.LastError, st)
+	}
+	var audit sweepAudit
+	if err := json.Unmarshal(swept.LastAudit, &audit); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, f := range audit.Findings {
+		ids = append(ids, f.ID)
+		if f.ID == "registry-anonymous-pull" && f.Extra["images"] != "private/app:1" {
+			t.Errorf("anonymous pull of %q, want private/app:1", f.Extra["images"])
+		}
+	}
+	if !slices.Contains(ids, "registry-anonymous-pull") || slices.Contains(ids, "registry-anonymous-catalog") {
+		t.Errorf("audit findings %v: want an anonymous pull and no open catalog", ids)
+	}
 }

@@ -47,13 +47,7 @@ func registry(t *testing.T) string { return registryWith(t, "") }
 // registryWith is registry with more configuration (YAML) at the end.
 func registryWith(t *testing.T, extra string) string {
 	t.Helper()
-	logrus.SetLevel(logrus.PanicLevel)
-	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: " +
-		t.TempDir() + "\nhttp:\n  addr: 127.0.0.1:0\n" + extra))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(handlers.NewApp(context.Background(), cfg))
+	srv := httptest.NewUnstartedServer(registryApp(t, extra))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -62,6 +56,19 @@ func registryWith(t *testing.T, extra string) string {
 
 // vulnerableImage has a Debian libc6 the bundled sample records affect
 // (CVE-2023-4911) and a credential file.
+// registryApp is the reference registry's handler, with more
+// configuration (YAML) at the end.
+func registryApp(t *testing.T, extra string) http.Handler {
+	t.Helper()
+	logrus.SetLevel(logrus.PanicLevel)
+	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: " +
+		t.TempDir() + "\nhttp:\n  addr: 127.0.0.1:0\n" + extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return handlers.NewApp(context.Background(), cfg)
+}
+
 func vulnerableImage(t *testing.T, marker string) v1.Image {
 	return testimage.Image(t, v1.Config{},
 		testimage.Layer(t, testimage.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")),

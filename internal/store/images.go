@@ -223,6 +223,19 @@ func (s *Store) RemoveRefs(ctx context.Context, source, host string, keep []stri
 	return res.RowsAffected()
 }
 
+// RemoveRegistryRefs marks as removed, now, the references of the
+// registry id last seen before since: the tags a complete sweep that
+// started at since no longer found (deleted, moved to another image, or
+// no longer selected by the registry's repository and tag globs).
+func (s *Store) RemoveRegistryRefs(ctx context.Context, id int64, since time.Time) (int64, error) {
+	res, err := s.Exec(ctx, `UPDATE image_ref SET removed_at = ? WHERE source = ? AND registry_id = ? AND last_seen < ? AND removed_at IS NULL`,
+		Millis(now()), SourceRegistry, id, Millis(since))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // RemoveRef marks one reference removed.
 func (s *Store) RemoveRef(ctx context.Context, digest string, ref Ref) error {
 	_, err := s.Exec(ctx, `UPDATE image_ref SET removed_at = ? WHERE source = ? AND host = ? AND repository = ? AND tag = ? AND digest = ? AND removed_at IS NULL`,
