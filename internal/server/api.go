@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ func (s *Server) routes() []route {
 		{"PUT /api/v1/registries/{id}", admin, s.updateRegistry},
 		{"DELETE /api/v1/registries/{id}", admin, s.deleteRegistry},
 		{"POST /api/v1/registries/{id}/sweep", admin, s.sweepRegistry},
+		{"GET /api/v1/events", reader, s.listEvents},
 	}
 }
 
@@ -315,16 +317,21 @@ func imageFilter(r *http.Request) (store.ImageFilter, error) {
 			*dst = b
 		}
 	}
-	for key, dst := range map[string]*int{"limit": &f.Limit, "offset": &f.Offset} {
+	return f, pageParams(q, &f.Limit, &f.Offset)
+}
+
+// pageParams reads a listing's limit and offset.
+func pageParams(q url.Values, limit, offset *int) error {
+	for key, dst := range map[string]*int{"limit": limit, "offset": offset} {
 		if v := q.Get(key); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return f, fmt.Errorf("%s=%s: want a number >= 0", key, v)
+				return fmt.Errorf("%s=%s: want a number >= 0", key, v)
 			}
 			*dst = n
 		}
 	}
-	return f, nil
+	return nil
 }
 
 func (s *Server) listImages(w http.ResponseWriter, r *http.Request) {
