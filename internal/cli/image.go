@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/customs-scanner/customs/internal/pipeline"
 	"github.com/customs-scanner/customs/internal/report"
 	"github.com/customs-scanner/customs/internal/source"
+	"github.com/customs-scanner/customs/internal/verdict"
 )
 
 // imageFlags are the flags of `customs image` and `customs sbom`.
@@ -27,6 +29,8 @@ type imageFlags struct {
 	sbomsOnly bool
 	gate      gateFlags
 	analysis  analysisFlags
+	// policy is the image policy file (--policy).
+	policy string
 }
 
 func newImageCmd(stdout, stderr io.Writer, sbom bool) *cobra.Command {
@@ -85,6 +89,7 @@ REF is what you have:
 	if !sbom {
 		f.analysis.register(fl, &f.cfg)
 		registerVulnFlags(fl, &f.cfg, &f.gate)
+		fl.StringVar(&f.policy, "policy", "", "image policy file (YAML, see docs/policy.md): its verdict goes in the report, and a deny exits with --exit-code (1 if not set)")
 	}
 	return cmd
 }
@@ -102,6 +107,12 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 	plat, err := source.ParsePlatform(f.platform)
 	if err != nil {
 		return &exitError{ExitError, err}
+	}
+	var pol *verdict.Policy
+	if f.policy != "" {
+		if pol, err = verdict.Load(f.policy); err != nil {
+			return &exitError{ExitError, fmt.Errorf("--policy: %w", err)}
+		}
 	}
 	cfg := f.cfg
 	cfg.Source.Platform = plat
@@ -121,6 +132,10 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 	if rep == nil {
 		return &exitError{ExitError, scanErr}
 	}
+	if pol != nil && scanErr == nil {
+		v := pol.Evaluate(verdict.Input{Image: verdict.ImageOf(rep), Report: rep})
+		rep.Verdict = &v
+	}
 	if !f.quiet {
 		for _, w := range rep.Warnings {
 			fmt.Fprintln(stderr, "warning:", w)
@@ -138,7 +153,11 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 	if f.sbomsOnly {
 		return nil
 	}
-	code, err := f.gate.gate().Decide(rep)
+	decide := f.gate.gate().Decide
+	if rep.Verdict != nil {
+		decide = f.gate.policyExit
+	}
+	code, err := decide(rep)
 	if err != nil {
 		return &exitError{ExitError, err}
 	}
@@ -146,6 +165,17 @@ func runImage(ctx context.Context, input string, f *imageFlags, stdout, stderr i
 		return &exitError{code, nil}
 	}
 	return nil
+}
+
+// policyExit is the exit code of a scan judged by an image policy, which
+// then decides instead of "any finding": a deny fails with --exit-code (1
+// when not set); an allow or warn passes only a report with the data to
+// judge on, as the findings gate does.
+func (g *gateFlags) policyExit(rep *report.Report) (int, error) {
+	if rep.Verdict.Action == verdict.Deny {
+		return cmp.Or(g.exitCode, 1), nil
+	}
+	return 0, pipeline.Gate{AllowMissingData: g.cfg.Vuln.AllowMissingData}.Missing(rep)
 }
 
 // checkOutput fails early when --output names a file in a directory that

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/vulndb"
@@ -159,6 +160,9 @@ func finding(p *model.Package, t target, group []hit, aliased map[string][]*vuln
 	if best.source != "" {
 		f.Extra["severity_source"] = best.source
 	}
+	if p := published(group); p != "" {
+		f.Extra["published"] = p
+	}
 	for _, h := range group {
 		if f.Title == "" {
 			f.Title = strings.TrimSpace(h.rec.Summary)
@@ -186,6 +190,22 @@ func finding(p *model.Package, t target, group []hit, aliased map[string][]*vuln
 		delete(f.Extra, "severity_source")
 	}
 	return f
+}
+
+// published is when the first record of group was published, in RFC
+// 3339: how long the advisory has been known. Empty when no record says.
+func published(group []hit) string {
+	var first time.Time
+	for _, h := range group {
+		t, err := time.Parse(time.RFC3339, h.rec.Published)
+		if err == nil && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	if first.IsZero() {
+		return ""
+	}
+	return first.UTC().Format(time.RFC3339)
 }
 
 func joinIDs(group []hit) string {

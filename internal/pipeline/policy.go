@@ -61,16 +61,26 @@ func (g Gate) Decide(rep *report.Report) (int, error) {
 	if g.ExitCode == 0 {
 		return 0, nil
 	}
-	if !g.AllowMissingData && rep.Incomplete {
-		return 0, fmt.Errorf("%w: the scan of %s is incomplete, so the gate cannot pass: %s (pass --allow-missing-data to gate on what was analysed)",
-			ErrMissingData, rep.Artifact.Input, strings.Join(rep.Warnings, "; "))
-	}
-	if !g.AllowMissingData && rep.Coverage != nil && len(rep.Coverage.Missing) > 0 {
-		return 0, fmt.Errorf("%w for %s, so the gate cannot pass: %s (pass --allow-missing-data to gate on the data there is, or leave vuln out of --scanners)",
-			ErrMissingData, rep.Artifact.Input, strings.Join(rep.Coverage.Missing, "; "))
+	if err := g.Missing(rep); err != nil {
+		return 0, err
 	}
 	if len(rep.Findings) > 0 {
 		return g.ExitCode, nil
 	}
 	return 0, nil
+}
+
+// Missing returns an error wrapping ErrMissingData when rep lacks data to
+// judge on (an incomplete scan, missing vulnerability data), unless the
+// gate allows missing data.
+func (g Gate) Missing(rep *report.Report) error {
+	if !g.AllowMissingData && rep.Incomplete {
+		return fmt.Errorf("%w: the scan of %s is incomplete, so the gate cannot pass: %s (pass --allow-missing-data to gate on what was analysed)",
+			ErrMissingData, rep.Artifact.Input, strings.Join(rep.Warnings, "; "))
+	}
+	if !g.AllowMissingData && rep.Coverage != nil && len(rep.Coverage.Missing) > 0 {
+		return fmt.Errorf("%w for %s, so the gate cannot pass: %s (pass --allow-missing-data to gate on the data there is, or leave vuln out of --scanners)",
+			ErrMissingData, rep.Artifact.Input, strings.Join(rep.Coverage.Missing, "; "))
+	}
+	return nil
 }

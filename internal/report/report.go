@@ -57,6 +57,9 @@ type Report struct {
 	// the warnings say what. A gate does not pass an incomplete scan.
 	Incomplete bool     `json:"incomplete,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
+	// Verdict is what an image policy (--policy, docs/policy.md)
+	// decided about the image; nil when none was given.
+	Verdict *model.Verdict `json:"verdict,omitempty"`
 }
 
 // Coverage.Vulnerabilities values.

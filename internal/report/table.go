@@ -75,6 +75,15 @@ func writeTable(w io.Writer, r *Report) error {
 	if line := coverageLine(r.Coverage); line != "" {
 		fmt.Fprintf(w, "Vulnerability data: %s\n", oneLine(line, 400))
 	}
+	if v := r.Verdict; v != nil {
+		fmt.Fprintf(w, "Policy: %s by rule %s: %s\n", strings.ToUpper(string(v.Action)), clean(v.Rule), oneLine(v.Reason, 300))
+		for _, f := range v.Findings {
+			fmt.Fprintf(w, "  %s %s %s\n", color.severity(f.Severity), clean(f.ID), clean(f.Package))
+		}
+		for _, e := range v.Exceptions {
+			fmt.Fprintf(w, "  excepted: %s\n", oneLine(e, 300))
+		}
+	}
 
 	byClass := map[model.Class][]model.Finding{}
 	var classes []string
