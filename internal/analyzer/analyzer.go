@@ -62,7 +62,8 @@ func (e *Entry) Base() string { return path.Base(e.Path) }
 type File struct {
 	Entry
 	// Content holds the file's bytes, at most the engine's per-file limit.
-	// It is only valid during the Analyze call: copy what you keep.
+	// It is only valid during the Analyze call: copy what you keep. It
+	// is read-only (a large file's content may be a read-only mapping).
 	// It is nil when the analyzer asked for the header only.
 	Content []byte
 	// Truncated is true when the file is larger than the per-file limit and

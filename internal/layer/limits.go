@@ -1,5 +1,5 @@
-// Package layer streams one image layer exactly once, without writing it to
-// disk: it detects the compression by content, enforces limits on bytes,
+// Package layer streams one image layer exactly once, writing to disk only
+// the files too large for memory (see spill): it detects the compression by content, enforces limits on bytes,
 // entries and path shapes, turns whiteouts into an index, and hands each
 // entry to the analyzers that want it. It also builds the final filesystem
 // view of an image from the per-layer indexes.
@@ -9,6 +9,9 @@ package layer
 // its default.
 type Limits struct {
 	// MaxFileBytes is how many bytes of one file are read for analysis.
+	// A file above the in-memory budget (64 MiB) is read through a
+	// temporary file mapped into memory, so this bound costs disk space
+	// (one file per parallel walk), not heap.
 	MaxFileBytes int64
 	// MaxLayerBytes is how many uncompressed bytes one layer may hold.
 	MaxLayerBytes int64
@@ -22,7 +25,7 @@ type Limits struct {
 
 // Defaults for Limits.
 const (
-	DefaultMaxFileBytes  = 64 << 20
+	DefaultMaxFileBytes  = 512 << 20
 	DefaultMaxLayerBytes = 16 << 30
 	DefaultMaxEntries    = 1_000_000
 	DefaultMaxPathDepth  = 256

@@ -140,13 +140,14 @@ func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim L
 }
 
 // smallFileBytes is the size up to which a file is read into the walk's own
-// buffer, reused from file to file. A larger file gets a buffer of its own
-// for as long as its analysis takes, drawn from a budget that every walk of
-// the process shares: parallel layers read large files side by side while
-// the budget lasts, and together never hold more than it in large files.
+// buffer, reused from file to file.
 const smallFileBytes = 1 << 20
 
-// largeBudgetBytes bounds the memory held in large-file buffers at once.
+// largeBudgetBytes bounds the memory held in large-file buffers at once, by
+// every walk of the process together. A larger file gets a heap buffer of
+// its own while the budget has room for it; otherwise (the budget is taken
+// by other walks, or the file is larger than all of it) the file is spilled
+// to a temporary file mapped into memory. A walk never waits for another.
 const largeBudgetBytes = 64 << 20
 
 var largeBudget = semaphore.NewWeighted(largeBudgetBytes)
@@ -155,21 +156,36 @@ var largeBudget = semaphore.NewWeighted(largeBudgetBytes)
 // once and hands it to every analyzer that wants it.
 func readAndAnalyze(ctx context.Context, r io.Reader, f *analyzer.File, lim Limits, small *[]byte, analyzers []analyzer.Analyzer, needs []analyzer.Need, res *analyzer.Result) error {
 	n := min(f.Size, lim.MaxFileBytes)
+	if int64(cap(*small)) < min(n, smallFileBytes) {
+		*small = make([]byte, smallFileBytes)
+	}
 	var buf []byte
-	if n > smallFileBytes {
-		// A file larger than the whole budget (a raised --max-file-size)
-		// waits for all of it.
-		w := min(n, largeBudgetBytes)
-		if err := largeBudget.Acquire(ctx, w); err != nil {
+	switch {
+	case n <= smallFileBytes:
+		buf = (*small)[:n]
+	case largeBudget.TryAcquire(n):
+		defer largeBudget.Release(n)
+		buf = make([]byte, n)
+	default:
+		data, release, err := spill(r, n, (*small)[:cap(*small)])
+		if errors.Is(err, errSpill) {
+			// The rest of the file is skipped by the tar reader; the
+			// machine, not the layer, is to blame.
+			res.Warn(f.Path, fmt.Sprintf("%d bytes not analysed: %v", f.Size, err))
+			res.Incomplete = true
+			return nil
+		}
+		if err != nil {
 			return fmt.Errorf("reading %s: %w", f.Path, err)
 		}
-		defer largeBudget.Release(w)
-		buf = make([]byte, n)
-	} else {
-		if int64(cap(*small)) < n {
-			*small = make([]byte, smallFileBytes)
-		}
-		buf = (*small)[:n]
+		defer release()
+		// The mapping is read-only: an analyzer that wrote to it would
+		// fault, which must be a panic it is blamed for, not a crash.
+		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+		f.Content = data
+		f.Truncated = f.Size > lim.MaxFileBytes
+		analyzeAll(ctx, f, analyzers, needs, res)
+		return nil
 	}
 	got, err := io.ReadFull(r, buf)
 	if err != nil {

@@ -1,6 +1,7 @@
 package layer_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -358,28 +359,106 @@ func (m meeting) Analyze(ctx context.Context, f *analyzer.File, _ *analyzer.Resu
 	}
 }
 
-// TestLargeFilesInParallel: two layers with a large file each are analysed
-// side by side; neither waits for the other's file to be done.
-func TestLargeFilesInParallel(t *testing.T) {
-	var wg sync.WaitGroup
-	wg.Add(2)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	errs := make(chan error, 2)
-	for i := range 2 {
-		body := strings.Repeat(fmt.Sprintf("layer %d ", i), 5<<20/8)
-		tarball := testimage.Tar(t, testimage.File("opt/big.bin", body))
-		go func() {
-			w, err := layer.Walk(ctx, bytes.NewReader(tarball), []analyzer.Analyzer{meeting{&wg}}, layer.Limits{})
-			if err == nil && len(w.Result.Warnings) > 0 {
-				err = errors.New(strings.Join(w.Result.Warnings, "; "))
-			}
-			errs <- err
-		}()
-	}
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatalf("a walk waited for the other: %v", err)
+// bigLayer streams a layer holding one file of size bytes at p, each byte
+// fill, without holding it in memory.
+func bigLayer(p string, size int64, fill byte) io.Reader {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		if err := tw.WriteHeader(&tar.Header{Name: p, Mode: 0o755, Size: size, Typeflag: tar.TypeReg}); err != nil {
+			pw.CloseWithError(err)
+			return
 		}
+		chunk := bytes.Repeat([]byte{fill}, 1<<20)
+		for left := size; left > 0; {
+			n, err := tw.Write(chunk[:min(int64(len(chunk)), left)])
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+			left -= int64(n)
+		}
+		pw.CloseWithError(tw.Close())
+	}()
+	return pr
+}
+
+// TestLargeFilesInParallel: two layers with a large file each are analysed
+// side by side, neither waiting for the other's file to be done, even when
+// together the files are larger than the in-memory budget.
+func TestLargeFilesInParallel(t *testing.T) {
+	for _, size := range []int64{5 << 20, 40 << 20} {
+		t.Run(fmt.Sprint(size>>20, "MiB"), func(t *testing.T) {
+			var wg sync.WaitGroup
+			wg.Add(2)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			errs := make(chan error, 2)
+			for i := range 2 {
+				go func() {
+					w, err := layer.Walk(ctx, bigLayer("opt/big.bin", size, byte('a'+i)), []analyzer.Analyzer{meeting{&wg}}, layer.Limits{})
+					if err == nil && len(w.Result.Warnings) > 0 {
+						err = errors.New(strings.Join(w.Result.Warnings, "; "))
+					}
+					errs <- err
+				}()
+			}
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatalf("a walk waited for the other: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// checker checks that it sees every byte of the large files it asks for,
+// and (scribble) writes into their content.
+type checker struct {
+	scribble bool
+	sizes    map[string]int
+}
+
+func (*checker) Name() string { return "checker" }
+func (*checker) Version() int { return 1 }
+func (*checker) Need(e *analyzer.Entry) analyzer.Need {
+	if e.Size > 1<<20 {
+		return analyzer.Content
+	}
+	return analyzer.Skip
+}
+func (c *checker) Analyze(_ context.Context, f *analyzer.File, r *analyzer.Result) error {
+	if c.scribble {
+		f.Content[0] = 'x'
+	}
+	if n := bytes.Count(f.Content, f.Content[:1]); n != len(f.Content) {
+		r.Warn(f.Path, fmt.Sprintf("%d of %d bytes as expected", n, len(f.Content)))
+	}
+	c.sizes[f.Path] = len(f.Content)
+	return nil
+}
+
+// TestFilesOverTheBudget: a file larger than the in-memory budget is read
+// whole up to the per-file limit; an analyzer writing into its read-only
+// content panics (a warning), it does not crash the process.
+func TestFilesOverTheBudget(t *testing.T) {
+	const size = 70 << 20
+	c := &checker{sizes: map[string]int{}}
+	w, err := layer.Walk(context.Background(), bigLayer("opt/big.bin", size, 'z'), []analyzer.Analyzer{c}, layer.Limits{})
+	if err != nil || len(w.Result.Warnings) > 0 || w.Result.Incomplete {
+		t.Fatalf("walk: %v, warnings %q, incomplete %v", err, w.Result.Warnings, w.Result.Incomplete)
+	}
+	if c.sizes["opt/big.bin"] != size {
+		t.Fatalf("analyzer saw %d bytes, want %d", c.sizes["opt/big.bin"], size)
+	}
+	c = &checker{sizes: map[string]int{}}
+	w, err = layer.Walk(context.Background(), bigLayer("opt/big.bin", size, 'z'), []analyzer.Analyzer{c}, layer.Limits{MaxFileBytes: 66 << 20})
+	if err != nil || c.sizes["opt/big.bin"] != 66<<20 {
+		t.Fatalf("with a 66 MiB per-file limit: %v, %d bytes seen", err, c.sizes["opt/big.bin"])
+	}
+	c = &checker{scribble: true, sizes: map[string]int{}}
+	w, err = layer.Walk(context.Background(), bigLayer("opt/big.bin", size, 'z'), []analyzer.Analyzer{c}, layer.Limits{})
+	if err != nil || len(w.Result.Warnings) != 1 || !strings.Contains(w.Result.Warnings[0], "panicked") {
+		t.Fatalf("scribbling analyzer: %v, warnings %q", err, w.Result.Warnings)
 	}
 }
