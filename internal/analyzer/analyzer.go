@@ -116,6 +116,8 @@ type Result struct {
 	// reasons outside the layer (a daemon down, a time budget spent): the
 	// layer's result is then used for this scan but not cached.
 	Incomplete bool `json:"incomplete,omitempty"`
+	// bg is the background work not yet applied (see Go).
+	bg *background
 }
 
 // OwnedFiles are the files one OS package installed, read from the

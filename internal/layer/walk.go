@@ -57,38 +57,53 @@ const opaqueMarker = ".wh..wh..opq"
 // Walk streams the layer in r once and feeds its entries to analyzers. The
 // layer may be gzip, zstd or uncompressed. Hostile entries (paths that
 // escape the root, links out of the root, absurd names) become archive
-// findings in the result and are never handed to analyzers. Walk returns
-// what it gathered even when it also returns an error (a truncated stream or
-// an exceeded limit): the caller decides whether a partial result is usable.
+// findings in the result and are never handed to analyzers. Work that
+// analyzers hand to the background (analyzer.Result.Go) runs while the walk
+// goes on; Walk waits for it before it returns. Walk returns what it
+// gathered even when it also returns an error (a truncated stream or an
+// exceeded limit): the caller decides whether a partial result is usable.
 func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim Limits) (*Walked, error) {
-	lim = lim.WithDefaults()
 	w := &Walked{}
+	w.Result.InBackground()
+	err := walk(ctx, r, analyzers, lim.WithDefaults(), w)
+	w.Result.Wait()
+	if err == nil && ctx.Err() != nil {
+		// The deadline passed during the last entries or the background
+		// work: analyzers may have cut their work short without saying so.
+		w.Result.Incomplete = true
+	}
+	sort.Strings(w.Index.Files)
+	w.Index.Files = compactStrings(w.Index.Files)
+	return w, err
+}
+
+// walk reads the layer into w.
+func walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim Limits, w *Walked) error {
 	plain, closeFn, err := Decompress(r)
 	if err != nil {
-		return w, err
+		return err
 	}
 	defer closeFn()
 	counted := &countingReader{r: plain, limit: lim.MaxLayerBytes}
+	defer func() { w.Index.Bytes = counted.n }()
 	hash := sha256.New()
 	tr := tar.NewReader(io.TeeReader(counted, hash))
 	needs := make([]analyzer.Need, len(analyzers))
 	var small []byte // this walk's buffer for files up to smallFileBytes
 	for {
 		if err := ctx.Err(); err != nil {
-			return w, err
+			return err
 		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			w.Index.Bytes = counted.n
-			return finish(w), fmt.Errorf("reading tar entry %d: %w", w.Index.Entries+1, err)
+			return fmt.Errorf("reading tar entry %d: %w", w.Index.Entries+1, err)
 		}
 		w.Index.Entries++
 		if w.Index.Entries > lim.MaxEntries {
-			w.Index.Bytes = counted.n
-			return finish(w), fmt.Errorf("%w: more than %d entries in one layer", ErrLimit, lim.MaxEntries)
+			return fmt.Errorf("%w: more than %d entries in one layer", ErrLimit, lim.MaxEntries)
 		}
 		e, ok := entryOf(hdr, lim, &w.Result)
 		if !ok {
@@ -117,8 +132,7 @@ func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim L
 		f := analyzer.File{Entry: e}
 		if most == analyzer.Content && e.IsRegular() {
 			if err := readAndAnalyze(ctx, tr, &f, lim, &small, analyzers, needs, &w.Result); err != nil {
-				w.Index.Bytes = counted.n
-				return finish(w), err
+				return err
 			}
 			continue
 		}
@@ -126,17 +140,10 @@ func Walk(ctx context.Context, r io.Reader, analyzers []analyzer.Analyzer, lim L
 	}
 	// Read the end-of-archive padding too, so the digest covers every byte.
 	if _, err := io.Copy(hash, counted); err != nil {
-		w.Index.Bytes = counted.n
-		return finish(w), fmt.Errorf("reading past the end of the archive: %w", err)
+		return fmt.Errorf("reading past the end of the archive: %w", err)
 	}
-	w.Index.Bytes = counted.n
 	w.DiffID = "sha256:" + hex.EncodeToString(hash.Sum(nil))
-	if ctx.Err() != nil {
-		// The deadline passed during the last entries: analyzers may
-		// have cut their work short without saying so.
-		w.Result.Incomplete = true
-	}
-	return finish(w), nil
+	return nil
 }
 
 // smallFileBytes is the size up to which a file is read into the walk's own
@@ -233,12 +240,6 @@ func analyze(ctx context.Context, a analyzer.Analyzer, f *analyzer.File, r *anal
 // or a cancellation (its own or the walk's) rather than from the file.
 func stoppedByTime(ctx context.Context, err error) bool {
 	return ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, os.ErrDeadlineExceeded)
-}
-
-func finish(w *Walked) *Walked {
-	sort.Strings(w.Index.Files)
-	w.Index.Files = compactStrings(w.Index.Files)
-	return w
 }
 
 func compactStrings(s []string) []string {

@@ -462,3 +462,47 @@ func TestFilesOverTheBudget(t *testing.T) {
 		t.Fatalf("scribbling analyzer: %v, warnings %q", err, w.Result.Warnings)
 	}
 }
+
+// starter hands work to the background on the first file that waits until
+// the second file of the layer has been analysed: it ends only if the walk
+// goes on while the work runs.
+type starter struct{ second chan struct{} }
+
+func (starter) Name() string                         { return "starter" }
+func (starter) Version() int                         { return 1 }
+func (starter) Need(e *analyzer.Entry) analyzer.Need { return analyzer.Content }
+func (s starter) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Result) error {
+	switch f.Path {
+	case "etc/first":
+		r.Go(f.Path, "starter", func() func(*analyzer.Result) {
+			select {
+			case <-s.second:
+				return func(r *analyzer.Result) { r.Warn("etc/first", "background work done") }
+			case <-ctx.Done():
+				return func(r *analyzer.Result) { r.Incomplete = true }
+			}
+		})
+		r.Go(f.Path, "starter", func() func(*analyzer.Result) { panic("boom") })
+	case "etc/second":
+		close(s.second)
+		r.Warn(f.Path, "walk went on")
+	}
+	return nil
+}
+
+// TestBackgroundWork: work an analyzer hands to the background runs while
+// the walk reads the next files; Walk returns once it is done, with its
+// outcome applied in the order it was started and a panic as a warning.
+func TestBackgroundWork(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	tarball := testimage.Tar(t, testimage.File("etc/first", "1"), testimage.File("etc/second", "2"))
+	w, err := layer.Walk(ctx, bytes.NewReader(tarball), []analyzer.Analyzer{starter{make(chan struct{})}}, layer.Limits{})
+	if err != nil || w.Result.Incomplete {
+		t.Fatalf("walk: %v, incomplete %v (the walk waited for the background work)", err, w.Result.Incomplete)
+	}
+	want := []string{"etc/second: walk went on", "etc/first: background work done", "etc/first: starter: analyzer panicked: boom"}
+	if len(w.Result.Warnings) != 3 || w.Result.Warnings[0] != want[0] || w.Result.Warnings[1] != want[1] || !strings.HasPrefix(w.Result.Warnings[2], want[2]) {
+		t.Fatalf("warnings %q, want %q", w.Result.Warnings, want)
+	}
+}

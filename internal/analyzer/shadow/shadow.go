@@ -126,27 +126,44 @@ func (a *Analyzer) Need(e *analyzer.Entry) analyzer.Need {
 	return analyzer.Skip
 }
 
-// Analyze implements analyzer.Analyzer. Guessing happens here, in the walk
-// of the layer that holds the shadow file, so it runs alongside the walks of
-// the other layers; it is bounded by Options.Budget per file.
+// Analyze implements analyzer.Analyzer. The accounts are judged in the
+// background (analyzer.Result.Go): guessing takes up to Options.Budget per
+// file, and the walk of the layer goes on meanwhile, as do the walks of the
+// other layers.
 func (a *Analyzer) Analyze(ctx context.Context, f *analyzer.File, r *analyzer.Result) error {
 	if f.Truncated {
 		r.Warn(f.Path, "shadow file larger than the read limit; only its beginning was checked")
 	}
+	accounts := Parse(f.Content) // f.Content is not valid after Analyze
+	path := f.Path
+	r.Go(path, a.Name(), func() func(*analyzer.Result) {
+		var out analyzer.Result
+		a.judge(ctx, path, accounts, &out)
+		return func(r *analyzer.Result) {
+			r.Findings = append(r.Findings, out.Findings...)
+			r.Warnings = append(r.Warnings, out.Warnings...)
+			r.Incomplete = r.Incomplete || out.Incomplete
+		}
+	})
+	return nil
+}
+
+// judge reports the accounts of one shadow file that need no password or
+// can log in with one, and guesses the passwords within the file's budget.
+func (a *Analyzer) judge(ctx context.Context, path string, accounts []Account, r *analyzer.Result) {
 	b := &budgets{wall: NewBudget(a.opt.Budget)}
 	if a.opt.CPU > 0 {
 		b.cpu = NewCPU(a.opt.CPU)
 	}
-	for _, acc := range Parse(f.Content) {
+	for _, acc := range accounts {
 		switch acc.State() {
 		case Empty:
-			r.Findings = append(r.Findings, a.finding(f.Path, acc, "shadow-empty-password", model.Critical,
+			r.Findings = append(r.Findings, a.finding(path, acc, "shadow-empty-password", model.Critical,
 				fmt.Sprintf("account %q has an empty password: anyone can log in as it without a password", acc.Name)))
 		case Usable:
-			r.Findings = append(r.Findings, a.check(ctx, f.Path, acc, b, r)...)
+			r.Findings = append(r.Findings, a.check(ctx, path, acc, b, r)...)
 		}
 	}
-	return nil
 }
 
 // check reports an account with a usable password and guesses it.
