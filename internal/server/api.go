@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/riverqueue/river/rivertype"
 
@@ -42,8 +41,11 @@ func (s *Server) routes() []route {
 		{"GET /readyz", public, s.readyz},
 		{"GET /metrics", public, promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}).ServeHTTP},
 		{"POST /api/v1/scans", admin, s.createScan},
+		{"GET /api/v1/scans", reader, s.listScans},
 		{"GET /api/v1/scans/{id}", reader, s.getScan},
 		{"DELETE /api/v1/scans/{id}", admin, s.cancelScan},
+		{"POST /api/v1/scans/{id}/retry", admin, s.retryScan},
+		{"GET /api/v1/overview", reader, s.overview},
 		{"GET /api/v1/images", reader, s.listImages},
 		{"GET /api/v1/images/{digest}", reader, s.getImage},
 		{"GET /api/v1/images/{digest}/report", reader, s.imageReport},
@@ -81,17 +83,36 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(r.pattern, h)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	noRoute := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such route: %s %s", r.Method, r.URL.Path)
-	})
+	}
+	if s.cfg.Console != nil {
+		mux.Handle("/", s.cfg.Console(s))
+		mux.HandleFunc("/api/", noRoute)
+	} else {
+		mux.HandleFunc("/", noRoute)
+	}
 	return mux
 }
 
 // authorize lets through requests with a bearer token of a role allowed
-// to call the route: read for reading routes, admin for all.
+// to call the route: read for reading routes, admin for all. A GET may
+// also carry a web console session's cookie instead (report downloads);
+// changes need the token itself.
 func (s *Server) authorize(need access, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if c, err := r.Cookie(SessionCookie); (!ok || tok == "") && need == reader && r.Method == http.MethodGet && err == nil {
+			_, err := s.store.SessionToken(r.Context(), c.Value)
+			if err == nil {
+				h(w, r)
+				return
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				s.internalError(w, r, err)
+				return
+			}
+		}
 		if !ok || tok == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="customs"`)
 			writeError(w, http.StatusUnauthorized, "an API token is required (Authorization: Bearer TOKEN; create one with `customs server token create`)")
@@ -181,27 +202,15 @@ func (s *Server) createScan(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "body: %v (want {\"image\": \"REF\", \"plain_http\": false, \"insecure\": false})", err)
 		return
 	}
-	req.Image = strings.TrimSpace(req.Image)
-	if req.Image == "" {
-		writeError(w, http.StatusBadRequest, "image: a reference is required")
-		return
-	}
-	// Only registry references: a path would let an API caller read the
-	// server's own files. Local images come from the engine watchers.
-	if _, err := name.ParseReference(req.Image); err != nil || strings.ContainsAny(req.Image[:1], "/.") {
-		writeError(w, http.StatusBadRequest, "image %q is not a registry reference: %v", req.Image, err)
-		return
-	}
-	res, err := s.jobs.Insert(r.Context(), ScanArgs{Image: req.Image, PlainHTTP: req.PlainHTTP, Insecure: req.Insecure, Reason: "manual"}, nil)
+	st, dup, err := s.QueueScan(r.Context(), req)
 	if err != nil {
-		s.internalError(w, r, err)
+		s.answerError(w, r, err, "")
 		return
 	}
-	st := ScanStatus{ID: res.Job.ID, Status: jobStatus(res.Job.State), Image: req.Image, Queued: res.Job.CreatedAt}
-	if res.UniqueSkippedAsDuplicate {
+	if dup {
 		w.Header().Set("X-Customs-Duplicate", "true")
 	}
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/scans/%d", res.Job.ID))
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/scans/%d", st.ID))
 	writeJSON(w, http.StatusAccepted, st)
 }
 
@@ -248,18 +257,8 @@ func (s *Server) scanStatus(ctx context.Context, id int64) (*ScanStatus, error) 
 	if job.Kind != (ScanArgs{}).Kind() {
 		return nil, store.ErrNotFound
 	}
-	var args ScanArgs
-	_ = json.Unmarshal(job.EncodedArgs, &args)
-	st := &ScanStatus{ID: id, Status: jobStatus(job.State), Image: args.Image, Attempt: job.Attempt, Queued: job.CreatedAt, Finished: job.FinalizedAt}
-	if n := len(job.Errors); n > 0 && st.Status != StatusSucceeded {
-		st.Error = job.Errors[n-1].Error
-	}
-	if st.Status == StatusSucceeded {
-		if si, err := s.store.ScanOfJob(ctx, id); err == nil {
-			st.Digest, st.Scan = si.Digest, si.ID
-		}
-	}
-	return st, nil
+	st := s.jobScanStatus(ctx, job)
+	return &st, nil
 }
 
 func (s *Server) cancelScan(w http.ResponseWriter, r *http.Request) {
@@ -267,20 +266,50 @@ func (s *Server) cancelScan(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := s.jobs.JobCancel(r.Context(), id); err != nil {
-		if errors.Is(err, rivertype.ErrNotFound) {
-			writeError(w, http.StatusNotFound, "no scan %d", id)
-			return
-		}
-		s.internalError(w, r, err)
+	st, err := s.CancelScan(r.Context(), id)
+	if s.notFound(w, r, err, "no scan %d", id) {
 		return
 	}
-	st, err := s.scanStatus(r.Context(), id)
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) retryScan(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.jobID(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.RetryScan(r.Context(), id)
+	if s.notFound(w, r, err, "no scan %d", id) {
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *Server) listScans(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			writeError(w, http.StatusBadRequest, "limit=%s: want a positive number", v)
+			return
+		}
+		limit = min(n, store.MaxPage)
+	}
+	scans, err := s.ListScans(r.Context(), r.URL.Query().Get("status"), limit)
+	if err != nil {
+		s.answerError(w, r, err, "")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"scans": scans})
+}
+
+func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
+	o, err := s.Overview(r.Context())
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, o)
 }
 
 // imageFilter reads GET /api/v1/images's query: source, host, registry,
@@ -434,21 +463,30 @@ func (s *Server) imageScans(w http.ResponseWriter, r *http.Request) {
 // (found by its id or any alias).
 func (s *Server) advisoryImages(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	digests, err := s.store.ImagesWithAdvisory(r.Context(), id)
+	images, err := s.AdvisoryImages(r.Context(), id)
 	if err != nil {
 		s.internalError(w, r, err)
 		return
 	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "images": images})
+}
+
+// AdvisoryImages lists the images whose latest scan carries the advisory
+// id or alias (GET /api/v1/vulnerabilities/{id}/images).
+func (s *Server) AdvisoryImages(ctx context.Context, id string) ([]store.Image, error) {
+	digests, err := s.store.ImagesWithAdvisory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	images := []store.Image{}
 	for _, d := range digests {
-		im, err := s.store.Image(r.Context(), d)
+		im, err := s.store.Image(ctx, d)
 		if err != nil {
-			s.internalError(w, r, err)
-			return
+			return nil, err
 		}
 		images = append(images, *im)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "images": images})
+	return images, nil
 }
 
 func contains(list []string, s string) bool {

@@ -81,17 +81,10 @@ func checkGlobs(field string, globs []string) error {
 	return nil
 }
 
-// decodeRegistry reads and checks a registry request into r (whose ID
-// and Secret are kept unless new credentials are given), and returns
-// its schedule.
-func (s *Server) decodeRegistry(w http.ResponseWriter, req *http.Request, r *store.Registry) (schedule, bool) {
-	var body RegistryRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		writeError(w, http.StatusBadRequest, "body: %v", err)
-		return schedule{}, false
-	}
+// applyRegistry checks a registry request and sets r from it (whose ID
+// and Secret are kept unless new credentials are given), and returns its
+// schedule; an InputError says what is wrong.
+func (s *Server) applyRegistry(body RegistryRequest, r *store.Registry) (schedule, error) {
 	host, plain, err := registryURL(body.URL)
 	if err == nil {
 		err = errors.Join(checkGlobs("repositories", body.Repositories), checkGlobs("tags", body.Tags))
@@ -114,18 +107,28 @@ func (s *Server) decodeRegistry(w http.ResponseWriter, req *http.Request, r *sto
 		err = errors.New("this server has no secret key to encrypt credentials with: start it with --secret-key-file (registries without credentials need none)")
 	}
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "%v", err)
-		return schedule{}, false
+		return schedule{}, &InputError{err}
 	}
 	if hasCred {
 		if r.Secret, err = seal(s.key, credentials{Username: body.Username, Password: body.Password}); err != nil {
-			s.internalError(w, req, err)
-			return schedule{}, false
+			return schedule{}, err
 		}
 	}
 	r.URL, r.PlainHTTP, r.Insecure = host, plain || body.PlainHTTP, body.Insecure
 	r.Repositories, r.Tags, r.Latest, r.Schedule = body.Repositories, body.Tags, body.Latest, strings.TrimSpace(body.Schedule)
-	return sched, true
+	return sched, nil
+}
+
+// decodeRegistry reads a registry request's body; it reports whether it
+// could (else it answered).
+func decodeRegistry(w http.ResponseWriter, req *http.Request, body *RegistryRequest) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, req.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(body); err != nil {
+		writeError(w, http.StatusBadRequest, "body: %v", err)
+		return false
+	}
+	return true
 }
 
 // nextSweep is when a registry with schedule sched is first due: now,
@@ -138,18 +141,17 @@ func nextSweep(sched schedule) time.Time {
 }
 
 func (s *Server) createRegistry(w http.ResponseWriter, r *http.Request) {
-	var reg store.Registry
-	sched, ok := s.decodeRegistry(w, r, &reg)
-	if !ok {
+	var body RegistryRequest
+	if !decodeRegistry(w, r, &body) {
 		return
 	}
-	id, err := s.store.SaveRegistry(r.Context(), &reg, nextSweep(sched))
+	reg, err := s.SaveRegistry(r.Context(), 0, body)
 	if err != nil {
-		s.internalError(w, r, err)
+		s.answerError(w, r, err, "")
 		return
 	}
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/registries/%d", id))
-	s.answerRegistry(w, r, id, http.StatusCreated)
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/registries/%d", reg.ID))
+	writeJSON(w, http.StatusCreated, reg)
 }
 
 func (s *Server) answerRegistry(w http.ResponseWriter, r *http.Request, id int64, code int) {
@@ -189,18 +191,16 @@ func (s *Server) updateRegistry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	reg, err := s.store.Registry(r.Context(), id)
-	if s.notFound(w, r, err, "no registry %d", id) {
+	var body RegistryRequest
+	if !decodeRegistry(w, r, &body) {
 		return
 	}
-	sched, ok := s.decodeRegistry(w, r, reg)
-	if !ok {
+	reg, err := s.SaveRegistry(r.Context(), id, body)
+	if err != nil {
+		s.answerError(w, r, err, "no registry %d", id)
 		return
 	}
-	if _, err := s.store.SaveRegistry(r.Context(), reg, nextSweep(sched)); s.notFound(w, r, err, "no registry %d", id) {
-		return
-	}
-	s.answerRegistry(w, r, id, http.StatusOK)
+	writeJSON(w, http.StatusOK, reg)
 }
 
 func (s *Server) deleteRegistry(w http.ResponseWriter, r *http.Request) {
@@ -229,15 +229,11 @@ func (s *Server) sweepRegistry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if _, err := s.store.Registry(r.Context(), id); s.notFound(w, r, err, "no registry %d", id) {
+	st, err := s.SweepRegistry(r.Context(), id)
+	if s.notFound(w, r, err, "no registry %d", id) {
 		return
 	}
-	res, err := s.jobs.Insert(r.Context(), SweepArgs{RegistryID: id}, nil)
-	if err != nil {
-		s.internalError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, SweepStatus{ID: res.Job.ID, RegistryID: id, Duplicate: res.UniqueSkippedAsDuplicate})
+	writeJSON(w, http.StatusAccepted, st)
 }
 
 // SweepArgs is a sweep job: enumerate a registry, record its tags, queue

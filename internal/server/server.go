@@ -78,7 +78,14 @@ type Config struct {
 	SweepCheck time.Duration
 	// Logger receives structured logs (default: text on stderr).
 	Logger *slog.Logger
+	// Console, when set, makes the web console served at / (the API
+	// stays under /api/v1).
+	Console func(*Server) http.Handler
 }
+
+// SessionCookie is the cookie holding a web console session's secret; a
+// GET to the API may carry it instead of a bearer token.
+const SessionCookie = "customs_session"
 
 // Server is a configured service.
 type Server struct {

@@ -51,10 +51,25 @@ func (s *Store) CreateToken(ctx context.Context, role, name string) (string, err
 
 // Authenticate returns the token's record, or ErrNotFound.
 func (s *Store) Authenticate(ctx context.Context, token string) (*Token, error) {
+	t, err := scanToken(s.QueryRow(ctx, `SELECT id, role, name, created, last_used FROM api_token WHERE hash = ?`, hashToken(token)))
+	if err != nil {
+		return nil, err
+	}
+	// Last use is kept to the minute: no write on every request.
+	if n := now(); n.Sub(t.LastUsed) > time.Minute {
+		if _, err := s.Exec(ctx, `UPDATE api_token SET last_used = ? WHERE id = ?`, Millis(n), t.ID); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// scanToken reads a token's id, role, name, created and last_used
+// (ErrNotFound for no row).
+func scanToken(row *sql.Row) (*Token, error) {
 	var t Token
 	var created, used int64
-	err := s.QueryRow(ctx, `SELECT id, role, name, created, last_used FROM api_token WHERE hash = ?`, hashToken(token)).
-		Scan(&t.ID, &t.Role, &t.Name, &created, &used)
+	err := row.Scan(&t.ID, &t.Role, &t.Name, &created, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -62,12 +77,6 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*Token, error) 
 		return nil, err
 	}
 	t.Created, t.LastUsed = Time(created), Time(used)
-	// Last use is kept to the minute: no write on every request.
-	if n := now(); n.Sub(t.LastUsed) > time.Minute {
-		if _, err := s.Exec(ctx, `UPDATE api_token SET last_used = ? WHERE id = ?`, Millis(n), t.ID); err != nil {
-			return nil, err
-		}
-	}
 	return &t, nil
 }
 
