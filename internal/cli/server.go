@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/customs-scanner/customs/internal/console"
 	"github.com/customs-scanner/customs/internal/layer"
 	"github.com/customs-scanner/customs/internal/server"
 	"github.com/customs-scanner/customs/internal/store"
@@ -70,7 +71,8 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run customs as a service: an HTTP API and scan workers",
 		Long: `Run customs as a service. It keeps every scanned image, its references and
 every scan's report in a store, runs scans as jobs from a queue, and serves
-an HTTP API (see docs/api.yaml).
+an HTTP API (see docs/api.yaml) and, at /, the web console (sign in with
+an API token).
 
 With no configuration it listens on 127.0.0.1:8080, keeps everything in an
 embedded SQLite file under --data-dir and scans in-process. With --database
@@ -110,6 +112,7 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 			cfg.Logger = slog.New(h)
 			cfg.DataDir, cfg.Database = sf.dataDir, sf.database
 			cfg.Pipeline.Version = Version
+			cfg.Console = console.New
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			s, err := server.New(ctx, cfg)

@@ -1,0 +1,160 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	"github.com/sirupsen/logrus"
+
+	"github.com/customs-scanner/customs/internal/console"
+	"github.com/customs-scanner/customs/internal/pipeline"
+	"github.com/customs-scanner/customs/internal/server"
+	"github.com/customs-scanner/customs/internal/store"
+	"github.com/customs-scanner/customs/internal/testenv"
+	"github.com/customs-scanner/customs/internal/vulndb"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
+
+// inProcessRegistry serves the reference registry (distribution) in
+// this process over plain HTTP and returns its host:port.
+func inProcessRegistry(t *testing.T) string {
+	t.Helper()
+	logrus.SetLevel(logrus.PanicLevel)
+	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: " +
+		t.TempDir() + "\nhttp:\n  addr: 127.0.0.1:0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(handlers.NewApp(context.Background(), cfg))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// consoleServer is a running customs server with its console, an admin
+// and a read token.
+type consoleServer struct {
+	*server.Server
+	url         string
+	admin, read string
+}
+
+// startServer runs a server with the embedded store under a temporary
+// directory, the bundled sample vulnerability database and a secret key
+// for registry credentials, until the test ends.
+func startServer(t *testing.T) *consoleServer {
+	t.Helper()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "secret.key")
+	if err := os.WriteFile(key, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{
+		DataDir: filepath.Join(dir, "data"), Workers: 2, HostName: "test-host", ShutdownGrace: 5 * time.Second, SweepCheck: time.Second,
+		SecretKeyFile: key, Console: console.New,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Pipeline: pipeline.Config{Vuln: pipeline.VulnConfig{DBDir: vulndb.SampleName}, Version: "test"},
+	}
+	ctx := context.Background()
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(runCtx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		s.Close()
+	})
+	cs := &consoleServer{Server: s, url: "http://" + ln.Addr().String()}
+	if cs.admin, err = s.Store().CreateToken(ctx, store.RoleAdmin, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if cs.read, err = s.Store().CreateToken(ctx, store.RoleRead, "bob"); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// browser is an HTTP client with a cookie jar that does not follow
+// redirects.
+type browser struct {
+	t   *testing.T
+	c   *http.Client
+	url string
+}
+
+func (cs *consoleServer) browser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, url: cs.url, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// get answers a GET's status, Location and body.
+func (b *browser) get(path string) (int, string, string) {
+	b.t.Helper()
+	resp, err := b.c.Get(b.url + path)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(body)
+}
+
+// post posts a form and answers the status, Location and body.
+func (b *browser) post(path string, form url.Values) (int, string, string) {
+	b.t.Helper()
+	resp, err := b.c.PostForm(b.url+path, form)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(body)
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf is the CSRF token of the page at path.
+func (b *browser) csrf(path string) string {
+	b.t.Helper()
+	code, _, body := b.get(path)
+	m := csrfField.FindStringSubmatch(body)
+	if code != 200 || m == nil {
+		b.t.Fatalf("GET %s: %d, no CSRF token", path, code)
+	}
+	return m[1]
+}
+
+// signin signs in with token and answers the status and Location.
+func (b *browser) signin(token string) (int, string) {
+	b.t.Helper()
+	code, loc, _ := b.post("/signin", url.Values{"csrf": {b.csrf("/signin")}, "token": {token}, "next": {"/images"}})
+	return code, loc
+}
