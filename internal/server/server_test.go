@@ -42,10 +42,10 @@ func TestMain(m *testing.M) {
 
 // registry serves the reference registry (distribution) in-process over
 // plain HTTP and returns its host:port.
-func registry(t *testing.T) string { return registryWith(t, "") }
+func registry(t testing.TB) string { return registryWith(t, "") }
 
 // registryWith is registry with more configuration (YAML) at the end.
-func registryWith(t *testing.T, extra string) string {
+func registryWith(t testing.TB, extra string) string {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(registryApp(t, extra))
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
@@ -58,7 +58,7 @@ func registryWith(t *testing.T, extra string) string {
 // (CVE-2023-4911) and a credential file.
 // registryApp is the reference registry's handler, with more
 // configuration (YAML) at the end.
-func registryApp(t *testing.T, extra string) http.Handler {
+func registryApp(t testing.TB, extra string) http.Handler {
 	t.Helper()
 	logrus.SetLevel(logrus.PanicLevel)
 	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: " +
@@ -77,7 +77,7 @@ func vulnerableImage(t *testing.T, marker string) v1.Image {
 			testimage.File("srv/marker", marker)))
 }
 
-func push(t *testing.T, ref string, img v1.Image) string {
+func push(t testing.TB, ref string, img v1.Image) string {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
@@ -114,13 +114,13 @@ func newConfig(dataDir, dsn string) Config {
 
 // start runs a server on a free loopback port until the test ends; run
 // false opens it without serving (to queue jobs and stop).
-func start(t *testing.T, dataDir, dsn string) *testServer {
+func start(t testing.TB, dataDir, dsn string) *testServer {
 	t.Helper()
 	return startWith(t, newConfig(dataDir, dsn))
 }
 
 // startWith is start with a configuration of the test's own.
-func startWith(t *testing.T, cfg Config) *testServer {
+func startWith(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	dataDir, dsn := cfg.DataDir, cfg.Database
 	ctx := context.Background()

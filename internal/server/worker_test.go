@@ -29,6 +29,10 @@ import (
 // process of that database (see TestMain).
 const workerEnv = "CUSTOMS_TEST_WORKER_DSN"
 
+// workerBenchEnv, set, gives a worker process the server's default
+// timeouts (benchmarks) instead of the short ones of the kill test.
+const workerBenchEnv = "CUSTOMS_TEST_WORKER_BENCH"
+
 // runWorker runs a worker until SIGTERM, with its data under
 // $CUSTOMS_TEST_WORKER_DIR.
 func runWorker(dsn string) int {
@@ -36,9 +40,12 @@ func runWorker(dsn string) int {
 	defer stop()
 	cfg := newConfig(os.Getenv("CUSTOMS_TEST_WORKER_DIR"), dsn)
 	cfg.Role, cfg.HostName = RoleWorker, os.Getenv("CUSTOMS_TEST_WORKER_NAME")
-	cfg.Pipeline.Timeout = 4 * time.Second
-	cfg.RescueAfter = 6 * time.Second
-	cfg.Pipeline.SharedLease = 2 * time.Second
+	if os.Getenv(workerBenchEnv) == "" {
+		// Short timeouts, so a killed worker's scans are rescued soon.
+		cfg.Pipeline.Timeout = 4 * time.Second
+		cfg.RescueAfter = 6 * time.Second
+		cfg.Pipeline.SharedLease = 2 * time.Second
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	s, err := New(ctx, cfg)
 	if err != nil {
@@ -77,7 +84,7 @@ func slowRegistry(t *testing.T, delay time.Duration) string {
 }
 
 // startWorker starts the test binary as a worker process.
-func startWorker(t *testing.T, dsn, name string) *exec.Cmd {
+func startWorker(t testing.TB, dsn, name string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerEnv+"="+dsn, "CUSTOMS_TEST_WORKER_DIR="+t.TempDir(), "CUSTOMS_TEST_WORKER_NAME="+name)
@@ -101,14 +108,17 @@ func startWorker(t *testing.T, dsn, name string) *exec.Cmd {
 }
 
 // TestWorkerKilled: worker processes share a PostgreSQL database with an
-// API process; one is killed with SIGKILL while scanning, and every scan
-// still ends succeeded, run again by the other.
+// API process and scan a registry of 30 images that share a base layer;
+// one is killed with SIGKILL while scanning, and every scan still ends
+// succeeded, run again by the other; every distinct layer was analysed
+// once across both.
 func TestWorkerKilled(t *testing.T) {
 	dsn := testenv.Postgres(t)
-	reg := slowRegistry(t, 700*time.Millisecond)
+	reg := slowRegistry(t, 400*time.Millisecond)
 	base := testimage.Layer(t, testimage.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"))
 	var refs []string
-	for i := range 6 {
+	const images = 30
+	for i := range images {
 		ref := fmt.Sprintf("%s/fleet/app%d:1", reg, i)
 		push(t, ref, testimage.Image(t, v1.Config{}, base, testimage.Layer(t, testimage.File("srv/n", fmt.Sprint(i)))))
 		refs = append(refs, ref)
@@ -130,24 +140,29 @@ func TestWorkerKilled(t *testing.T) {
 		ids = append(ids, res.Job.ID)
 	}
 	doomed := startWorker(t, dsn, "doomed")
-	// Kill it as soon as it holds a running scan.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		var n int
-		if err := api.store.QueryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE state = 'running'`).Scan(&n); err != nil {
+	startWorker(t, dsn, "survivor")
+	// Kill the doomed worker once both have stored scans and it holds a
+	// running one.
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		var stored, running int
+		if err := api.store.QueryRow(ctx, `SELECT COUNT(DISTINCT worker) FROM scan`).Scan(&stored); err != nil {
 			t.Fatal(err)
 		}
-		if n > 0 {
+		if err := api.store.QueryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE state = 'running'
+			AND attempted_by[array_length(attempted_by, 1)] LIKE 'doomed-%'`).Scan(&running); err != nil {
+			t.Fatal(err)
+		}
+		if stored == 2 && running > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the worker never started a scan")
+			t.Fatalf("the workers never both scanned (%d stored scans) with one running on the doomed one", stored)
 		}
 	}
 	if err := doomed.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	_ = doomed.Wait()
-	startWorker(t, dsn, "survivor")
 	rescued := 0
 	for _, id := range ids {
 		var st *ScanStatus
@@ -172,14 +187,14 @@ func TestWorkerKilled(t *testing.T) {
 	if rescued == 0 {
 		t.Error("no scan was run again: the killed worker held none")
 	}
-	// Seven distinct layers (a shared base and one per image): each was
-	// analysed once across both workers, whoever died.
+	// A shared base and one layer per image: each was analysed once
+	// across both workers, whoever died.
 	stats, err := api.store.LayerCacheStats(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stats.Entries != 7 || stats.Puts != 7 {
-		t.Errorf("layer cache: %+v, want 7 entries put once each", stats)
+	if stats.Entries != images+1 || stats.Puts != images+1 {
+		t.Errorf("layer cache: %+v, want %d entries put once each", stats, images+1)
 	}
 	var workers []string
 	rows, err := api.store.Query(ctx, `SELECT DISTINCT worker FROM scan ORDER BY worker`)
@@ -192,5 +207,7 @@ func TestWorkerKilled(t *testing.T) {
 		_ = rows.Scan(&w)
 		workers = append(workers, w)
 	}
-	t.Logf("scans stored by %v", workers)
+	if len(workers) != 2 {
+		t.Errorf("scans stored by %v, want both workers", workers)
+	}
 }
