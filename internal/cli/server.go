@@ -155,6 +155,8 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.StringVar(&cfg.Watch.ContainerdNamespace, "containerd-namespace", "", "containerd namespace to watch (default: $CONTAINERD_NAMESPACE, else every namespace)")
 	fl.BoolVar(&cfg.Watch.Podman, "watch-podman", false, "scan every image of the local Podman, and each that appears; mark those removed")
 	fl.StringVar(&cfg.Watch.PodmanHost, "podman-host", "", "Podman API address (default: $CONTAINER_HOST or the Podman socket)")
+	fl.StringVar(&cfg.HarborPath, "harbor-path", server.DefaultHarborPath, "where Harbor's pluggable scanner API is served (register http(s)://HOST:PORT"+server.DefaultHarborPath+" as the scanner's endpoint in Harbor; / for the root)")
+	fl.BoolVar(&cfg.HarborInsecure, "harbor-insecure", false, "skip TLS certificate verification of the registries Harbor's scan requests name")
 	analysis.register(fl, &cfg.Pipeline)
 	cmd.AddCommand(newServerMigrateCmd(stdout), newServerTokenCmd(stdout))
 	return cmd

@@ -61,6 +61,9 @@ func (s *Server) routes() []route {
 		{"DELETE /api/v1/registries/{id}", admin, s.deleteRegistry},
 		{"POST /api/v1/registries/{id}/sweep", admin, s.sweepRegistry},
 		{"GET /api/v1/events", reader, s.listEvents},
+		{"GET " + s.harborBase() + "/api/v1/metadata", reader, s.harborMetadata},
+		{"POST " + s.harborBase() + "/api/v1/scan", admin, s.harborScan},
+		{"GET " + s.harborBase() + "/api/v1/scan/{id}/report", reader, s.harborReport},
 	}
 }
 
@@ -101,6 +104,7 @@ func (s *Server) Handler() http.Handler {
 // changes need the token itself.
 func (s *Server) authorize(need access, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		writeError := s.errorWriter(r)
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if c, err := r.Cookie(SessionCookie); (!ok || tok == "") && need == reader && r.Method == http.MethodGet && err == nil {
 			_, err := s.store.SessionToken(r.Context(), c.Value)

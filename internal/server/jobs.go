@@ -12,6 +12,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/customs-scanner/customs/internal/harbor"
 	"github.com/customs-scanner/customs/internal/source"
 	"github.com/customs-scanner/customs/internal/store"
 	"github.com/customs-scanner/customs/internal/watch"
@@ -110,6 +111,15 @@ type ScanArgs struct {
 	// RegistryID is the registry a sweep found Image in: its credentials
 	// and TLS settings apply, and the sweep records its tags.
 	RegistryID int64 `json:"registry_id,omitempty" river:"unique"`
+	// Auth is the registry credentials a Harbor scan request carried,
+	// sealed with the server's secret key (base64); AuthID tells credentials apart
+	// (a keyed hash of them), so a request with other credentials, or
+	// none, is another job.
+	Auth   string `json:"auth,omitempty"`
+	AuthID string `json:"auth_id,omitempty" river:"unique"`
+	// Harbor is the artifact of the Harbor scan request that queued the
+	// scan, as the request named it.
+	Harbor *harbor.Artifact `json:"harbor,omitempty"`
 	// Reason says why the scan was queued: manual, push, sweep, watch.
 	Reason string `json:"reason,omitempty"`
 }
@@ -182,6 +192,13 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 				return err
 			}
 		}
+	}
+	if job.Args.Auth != "" {
+		c, err := unsealString(s.key, job.Args.Auth)
+		if err != nil {
+			return river.JobCancel(err)
+		}
+		src.Username, src.Password, src.RegistryToken = c.Username, c.Password, c.Token
 	}
 	rep, stats, scanErr := s.pipe.ScanWith(ctx, job.Args.Image, src)
 	log := s.log.With("job", job.ID, "image", job.Args.Image, "attempt", job.Attempt, "reason", job.Args.Reason)

@@ -49,10 +49,12 @@ func parseSecretKey(data []byte) ([]byte, error) {
 	return nil, errors.New("the secret key must be 32 bytes or 64 hex characters (make one with `openssl rand -hex 32`)")
 }
 
-// credentials are a registry's, as sealed in the store.
+// credentials are a registry's, as sealed in the store or in a job:
+// a user name and password, or a bearer token.
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	Token    string `json:"token,omitempty"`
 }
 
 // seal encrypts c with key (AES-256-GCM): nonce, then ciphertext.

@@ -73,6 +73,13 @@ type Config struct {
 	// with (32 bytes, or 64 hex characters), readable by its owner only.
 	// Without it, registries with credentials are refused.
 	SecretKeyFile string
+	// HarborPath is where Harbor's pluggable scanner API is served
+	// (default /harbor: Harbor is given http(s)://HOST:PORT/harbor; "/"
+	// serves it at the root).
+	HarborPath string
+	// HarborInsecure skips TLS certificate verification of the
+	// registries Harbor's scan requests name.
+	HarborInsecure bool
 	// SweepCheck is how often a worker looks for registries due a sweep
 	// (default 30 s).
 	SweepCheck time.Duration
@@ -145,6 +152,9 @@ func (c *Config) defaults() error {
 	}
 	if c.SweepCheck <= 0 {
 		c.SweepCheck = 30 * time.Second
+	}
+	if err := c.harborDefaults(); err != nil {
+		return err
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))

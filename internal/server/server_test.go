@@ -420,6 +420,7 @@ func TestScanUnique(t *testing.T) {
 			{Image: "registry.example.com/a:1", Reason: "push"}:                  true,
 			{Image: "registry.example.com/a:1", Reason: "push", PlainHTTP: true}: false,
 			{Image: "registry.example.com/b:1", Reason: "manual"}:                false,
+			{Image: "registry.example.com/a:1", Reason: "harbor", AuthID: "x"}:   false,
 		} {
 			res, err := s.jobs.Insert(ctx, args, nil)
 			if err != nil {

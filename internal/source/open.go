@@ -23,6 +23,9 @@ type Options struct {
 	Platform *v1.Platform
 	// Registry credentials; empty means the Docker config and credential helpers.
 	Username, Password string
+	// RegistryToken, when set, is sent as a bearer token instead (a
+	// token the registry's own token service issued).
+	RegistryToken string
 	// Insecure skips TLS certificate verification; PlainHTTP allows plain HTTP.
 	Insecure, PlainHTTP bool
 	// Transport replaces the HTTP transport to registries (tests).

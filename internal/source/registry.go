@@ -44,9 +44,12 @@ func (o *Options) remoteOptions(ctx context.Context) ([]remote.Option, *schemeGu
 	if pass == "" {
 		pass = os.Getenv(EnvPassword)
 	}
-	if user != "" || pass != "" {
+	switch {
+	case o.RegistryToken != "":
+		opts = append(opts, remote.WithAuth(&authn.Bearer{Token: o.RegistryToken}))
+	case user != "" || pass != "":
 		opts = append(opts, remote.WithAuth(&authn.Basic{Username: user, Password: pass}))
-	} else {
+	default:
 		opts = append(opts, remote.WithAuthFromKeychain(authn.DefaultKeychain))
 	}
 	var base http.RoundTripper = o.Transport

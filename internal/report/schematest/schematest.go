@@ -2,8 +2,10 @@
 // in tests: the JSON report against docs/report.schema.json, CycloneDX BOMs
 // against the official bom-1.6 schema (with the spdx and jsf schemas it
 // references) shipped in the cyclonedx-go module, and SPDX documents
-// against the official SPDX 2.3 schema kept in schema/, and SARIF logs
-// against the SARIF 2.1.0 schema kept in schema/.
+// against the official SPDX 2.3 schema kept in schema/, SARIF logs
+// against the SARIF 2.1.0 schema kept in schema/, and the Harbor scanner
+// API's documents against the schemas of Harbor's pluggable scanner API
+// v1.2, written as JSON Schema in internal/harbor/testdata.
 //
 // The schemas refer to each other by URL; a loader maps those URLs to the
 // local copies, so validation never touches the network.
@@ -42,6 +44,17 @@ const (
 	SPDXURL      = "http://spdx.org/rdf/terms/2.3"
 	ReportURL    = "https://github.com/customs-scanner/customs/docs/report.schema.json"
 	SARIFURL     = "https://raw.githubusercontent.com/schemastore/schemastore/master/src/schemas/json/sarif-2.1.0-rtm.5.json"
+	HarborURL    = "https://github.com/goharbor/pluggable-scanner-spec/api/spec/scanner-adapter-openapi-v1.2.yaml"
+)
+
+// The Harbor scanner API's schemas.
+const (
+	HarborMetadata            = HarborURL + "#/$defs/ScannerAdapterMetadata"
+	HarborScanRequest         = HarborURL + "#/$defs/ScanRequest"
+	HarborScanResponse        = HarborURL + "#/$defs/ScanResponse"
+	HarborVulnerabilityReport = HarborURL + "#/$defs/HarborVulnerabilityReport"
+	HarborSBOMReport          = HarborURL + "#/$defs/HarborSbomReport"
+	HarborErrorResponse       = HarborURL + "#/$defs/ErrorResponse"
 )
 
 // cycloneDXFiles maps the URLs of the CycloneDX schemas to their files in
@@ -87,7 +100,8 @@ func compile() {
 		initErr = err
 		return
 	}
-	l := loader{files: map[string]string{ReportURL: filepath.Join(repoRoot(), "docs", "report.schema.json")},
+	l := loader{files: map[string]string{ReportURL: filepath.Join(repoRoot(), "docs", "report.schema.json"),
+		HarborURL: filepath.Join(repoRoot(), "internal", "harbor", "testdata", "scanner-adapter-v1.2.schema.json")},
 		docs: map[string][]byte{SPDXURL: spdxSchema, SARIFURL: sarifSchema}}
 	for u, f := range cycloneDXFiles {
 		l.files[u] = filepath.Join(dir, filepath.FromSlash(f))
@@ -96,7 +110,8 @@ func compile() {
 	c.UseLoader(l)
 	c.AssertFormat()
 	schemas = map[string]*jsonschema.Schema{}
-	for _, u := range []string{CycloneDXURL, SPDXURL, ReportURL, SARIFURL} {
+	for _, u := range []string{CycloneDXURL, SPDXURL, ReportURL, SARIFURL, HarborMetadata, HarborScanRequest, HarborScanResponse,
+		HarborVulnerabilityReport, HarborSBOMReport, HarborErrorResponse} {
 		s, err := c.Compile(u)
 		if err != nil {
 			initErr = fmt.Errorf("compile %s: %w", u, err)
