@@ -218,6 +218,7 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 	// a swept image's tags, its sweep.
 	if !watched && job.Args.RegistryID == 0 {
 		rec.Ref = refOf(rep.Artifact.Source, s.engineHost(rep.Artifact.Source), rep.Artifact.Name)
+		rec.Ref.Namespace = job.Args.Namespace
 	}
 	id, err := s.store.SaveScan(ctx, rec)
 	if err == nil && watched {

@@ -195,7 +195,11 @@ func (e *engineWatch) load(ctx context.Context) ([]watch.Image, error) {
 		if hi.Input == "" {
 			continue
 		}
-		im := watch.Image{Engine: e.engine, Namespace: e.namespace, ID: hi.Input, Input: hi.Input}
+		ns := hi.Namespace
+		if ns == "" {
+			ns = e.namespace // recorded before references had namespaces
+		}
+		im := watch.Image{Engine: e.engine, Namespace: ns, ID: hi.Input, Input: hi.Input}
 		for _, r := range hi.Refs {
 			switch {
 			case r.Repository == "":
@@ -314,11 +318,13 @@ func (e *engineWatch) removeRefs(ctx context.Context, digest string, refs []stor
 func (e *engineWatch) refs(im watch.Image) []store.Ref {
 	host := e.s.cfg.HostName
 	if len(im.Refs) == 0 {
-		return []store.Ref{{Source: e.engine, Host: host}}
+		return []store.Ref{{Source: e.engine, Host: host, Namespace: im.Namespace}}
 	}
 	out := make([]store.Ref, 0, len(im.Refs))
 	for _, n := range im.Refs {
-		out = append(out, *refOf(e.engine, host, n))
+		r := refOf(e.engine, host, n)
+		r.Namespace = im.Namespace
+		out = append(out, *r)
 	}
 	return out
 }

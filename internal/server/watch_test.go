@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"regexp"
+	"slices"
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
@@ -172,4 +175,70 @@ func wantScans(t *testing.T, ts *testServer, digest string, n int) {
 	if code := ts.call(t, "GET", "/api/v1/images/"+digest+"/scans", ts.read, nil, &scans); code != 200 || len(scans.Scans) != n {
 		t.Errorf("scans of %s: %d, %d, want %d", digest, code, len(scans.Scans), n)
 	}
+}
+
+// TestWatchContainerdNamespaces: one image under the same name in two
+// containerd namespaces is two references, each with its namespace; a
+// restarted server knows where each is (no rescan), and removing the
+// image from one namespace removes only that reference.
+func TestWatchContainerdNamespaces(t *testing.T) {
+	sock := testenv.Containerd(t)
+	c, err := containerd.New(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	img := vulnerableImage(t, "containerd namespaces")
+	tag := mustTag(t, "customs-watch/ns:1")
+	var archive bytes.Buffer
+	if err := tarball.Write(tag, img, &archive); err != nil {
+		t.Fatal(err)
+	}
+	nss := []string{"customs-ns-a", "customs-ns-b"}
+	imported := map[string]string{}
+	var digest string // containerd's manifest of the archive
+	for _, ns := range nss {
+		ctx := namespaces.WithNamespace(context.Background(), ns)
+		ims, err := c.Import(ctx, bytes.NewReader(archive.Bytes()))
+		if err != nil || len(ims) != 1 {
+			t.Fatalf("import into %s: %v %+v", ns, err, ims)
+		}
+		imported[ns], digest = ims[0].Name, ims[0].Target.Digest.String()
+		t.Cleanup(func() { _ = c.ImageService().Delete(ctx, ims[0].Name) })
+	}
+	cfg := newConfig(t.TempDir(), "")
+	cfg.Watch = WatchConfig{Containerd: true, ContainerdAddress: sock}
+	ts := startWith(t, cfg)
+	namespacesOf := func(im store.Image, live bool) []string {
+		var out []string
+		for _, r := range im.Refs {
+			if r.Source != store.SourceContainerd || r.Repository != tag.Context().Name() || r.Tag != tag.TagStr() {
+				t.Errorf("reference %+v, want %s in containerd", r, tag)
+			}
+			if !live || r.RemovedAt == nil {
+				out = append(out, r.Namespace)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	im := waitImage(t, ts, digest, "", func(im store.Image) bool { return len(im.Refs) == 2 })
+	if got := namespacesOf(im, true); !slices.Equal(got, nss) {
+		t.Errorf("namespaces of the references: %v, want %v", got, nss)
+	}
+	var scans struct{ Scans []json.RawMessage }
+	ts.call(t, "GET", "/api/v1/images/"+digest+"/scans", ts.read, nil, &scans)
+	before := len(scans.Scans)
+
+	ts.stop()
+	ts = startWith(t, cfg)
+	ctx := namespaces.WithNamespace(context.Background(), nss[1])
+	if err := c.ImageService().Delete(ctx, imported[nss[1]]); err != nil {
+		t.Fatal(err)
+	}
+	im = waitImage(t, ts, digest, "", func(im store.Image) bool { return len(namespacesOf(im, true)) == 1 })
+	if got := namespacesOf(im, true); !slices.Equal(got, nss[:1]) || len(im.Refs) != 2 {
+		t.Errorf("after removing the image from %s: live in %v, references %+v", nss[1], got, im.Refs)
+	}
+	wantScans(t, ts, digest, before)
 }

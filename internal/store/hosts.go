@@ -64,8 +64,10 @@ func (s *Store) Hosts(ctx context.Context) ([]Host, error) {
 // image ID; empty when no scan there says) and its live references.
 type HostImage struct {
 	Digest string
-	Input  string
-	Refs   []Ref
+	// Namespace is the containerd namespace holding the image.
+	Namespace string
+	Input     string
+	Refs      []Ref
 }
 
 // HostImages lists the images with live references of source on host,
@@ -78,7 +80,7 @@ func (s *Store) HostImages(ctx context.Context, source, host string) ([]HostImag
 	}
 	var out []HostImage
 	for _, r := range refs {
-		if n := len(out); n > 0 && out[n-1].Digest == r.Digest {
+		if n := len(out); n > 0 && out[n-1].Digest == r.Digest && out[n-1].Namespace == r.Namespace {
 			out[n-1].Refs = append(out[n-1].Refs, r)
 			continue
 		}
@@ -88,7 +90,7 @@ func (s *Store) HostImages(ctx context.Context, source, host string) ([]HostImag
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
 		}
-		out = append(out, HostImage{Digest: r.Digest, Input: input, Refs: []Ref{r}})
+		out = append(out, HostImage{Digest: r.Digest, Namespace: r.Namespace, Input: input, Refs: []Ref{r}})
 	}
 	return out, nil
 }

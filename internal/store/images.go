@@ -33,8 +33,11 @@ const (
 
 // Ref is where an image was seen.
 type Ref struct {
-	Source     string `json:"source"`
-	Host       string `json:"host,omitempty"`
+	Source string `json:"source"`
+	Host   string `json:"host,omitempty"`
+	// Namespace is the containerd namespace holding the image ("" for
+	// other sources).
+	Namespace  string `json:"namespace,omitempty"`
 	Repository string `json:"repository,omitempty"`
 	Tag        string `json:"tag,omitempty"`
 	RegistryID int64  `json:"registry_id,omitempty"`
@@ -188,13 +191,13 @@ func seeRef(ctx context.Context, tx *Tx, digest string, ref Ref, at time.Time) e
 	return err
 }
 
-const seeRefSQL = `INSERT INTO image_ref(digest, source, host, repository, tag, registry_id, first_seen, last_seen)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (source, host, repository, tag, digest) DO UPDATE SET last_seen = excluded.last_seen, removed_at = NULL,
+const seeRefSQL = `INSERT INTO image_ref(digest, source, host, namespace, repository, tag, registry_id, first_seen, last_seen)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (source, host, namespace, repository, tag, digest) DO UPDATE SET last_seen = excluded.last_seen, removed_at = NULL,
 			registry_id = COALESCE(excluded.registry_id, image_ref.registry_id)`
 
 func seeRefArgs(digest string, ref Ref, at time.Time) []any {
-	return []any{digest, ref.Source, ref.Host, ref.Repository, ref.Tag, nullID(ref.RegistryID), Millis(at), Millis(at)}
+	return []any{digest, ref.Source, ref.Host, ref.Namespace, ref.Repository, ref.Tag, nullID(ref.RegistryID), Millis(at), Millis(at)}
 }
 
 // SeeRefStatement is SeeRef as a statement in the store's dialect and its
@@ -238,15 +241,15 @@ func (s *Store) RemoveRegistryRefs(ctx context.Context, id int64, since time.Tim
 
 // RemoveRef marks one reference removed.
 func (s *Store) RemoveRef(ctx context.Context, digest string, ref Ref) error {
-	_, err := s.Exec(ctx, `UPDATE image_ref SET removed_at = ? WHERE source = ? AND host = ? AND repository = ? AND tag = ? AND digest = ? AND removed_at IS NULL`,
-		Millis(now()), ref.Source, ref.Host, ref.Repository, ref.Tag, digest)
+	_, err := s.Exec(ctx, `UPDATE image_ref SET removed_at = ? WHERE source = ? AND host = ? AND namespace = ? AND repository = ? AND tag = ? AND digest = ?
+		AND removed_at IS NULL`, Millis(now()), ref.Source, ref.Host, ref.Namespace, ref.Repository, ref.Tag, digest)
 	return err
 }
 
 // Refs lists the references of digest, removed ones included.
 func (s *Store) Refs(ctx context.Context, digest string) ([]Ref, error) {
-	rows, err := s.Query(ctx, `SELECT digest, source, host, repository, tag, COALESCE(registry_id, 0), first_seen, last_seen, removed_at
-		FROM image_ref WHERE digest = ? ORDER BY source, host, repository, tag`, digest)
+	rows, err := s.Query(ctx, `SELECT digest, source, host, namespace, repository, tag, COALESCE(registry_id, 0), first_seen, last_seen, removed_at
+		FROM image_ref WHERE digest = ? ORDER BY source, host, namespace, repository, tag`, digest)
 	if err != nil {
 		return nil, err
 	}
@@ -255,8 +258,8 @@ func (s *Store) Refs(ctx context.Context, digest string) ([]Ref, error) {
 
 // HostRefs lists the references of source on host that are not removed.
 func (s *Store) HostRefs(ctx context.Context, source, host string) ([]Ref, error) {
-	rows, err := s.Query(ctx, `SELECT digest, source, host, repository, tag, COALESCE(registry_id, 0), first_seen, last_seen, removed_at
-		FROM image_ref WHERE source = ? AND host = ? AND removed_at IS NULL ORDER BY digest, repository, tag`, source, host)
+	rows, err := s.Query(ctx, `SELECT digest, source, host, namespace, repository, tag, COALESCE(registry_id, 0), first_seen, last_seen, removed_at
+		FROM image_ref WHERE source = ? AND host = ? AND removed_at IS NULL ORDER BY digest, namespace, repository, tag`, source, host)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +273,7 @@ func scanRefs(rows *sql.Rows) ([]Ref, error) {
 		var r Ref
 		var first, last int64
 		var removed sql.NullInt64
-		if err := rows.Scan(&r.Digest, &r.Source, &r.Host, &r.Repository, &r.Tag, &r.RegistryID, &first, &last, &removed); err != nil {
+		if err := rows.Scan(&r.Digest, &r.Source, &r.Host, &r.Namespace, &r.Repository, &r.Tag, &r.RegistryID, &first, &last, &removed); err != nil {
 			return nil, err
 		}
 		r.FirstSeen, r.LastSeen = Time(first), Time(last)

@@ -180,8 +180,8 @@ func (s *Store) ListImages(ctx context.Context, f ImageFilter) (*ImagePage, erro
 	for _, im := range page.Images {
 		digests = append(digests, im.Digest)
 	}
-	refRows, err := s.Query(ctx, `SELECT digest, source, host, repository, tag, COALESCE(registry_id, 0), first_seen, last_seen, removed_at
-		FROM image_ref WHERE digest IN (`+placeholders(len(digests))+`) ORDER BY source, host, repository, tag`, digests...)
+	refRows, err := s.Query(ctx, `SELECT digest, source, host, namespace, repository, tag, COALESCE(registry_id, 0), first_seen, last_seen, removed_at
+		FROM image_ref WHERE digest IN (`+placeholders(len(digests))+`) ORDER BY source, host, namespace, repository, tag`, digests...)
 	if err != nil {
 		return nil, err
 	}
