@@ -80,18 +80,16 @@ func (t *dbTarget) build(cmd *cobra.Command, stdout io.Writer, fn func() error) 
 		return &exitError{ExitError, err}
 	}
 	defer s.Close()
-	if _, _, err := s.FetchVulnDB(ctx, t.dir); err != nil {
-		return &exitError{ExitError, err}
+	var buildErr error
+	gen, err := s.BuildVulnDB(ctx, t.dir, func() error { buildErr = fn(); return buildErr })
+	if buildErr != nil {
+		return buildErr
 	}
-	if err := fn(); err != nil {
-		return err
-	}
-	gen, err := s.PublishVulnDB(ctx, t.dir)
 	if errors.Is(err, store.ErrVulnDBOutdated) {
 		return &exitError{ExitError, fmt.Errorf("%s: %w: another update was published meanwhile; run the command again to build on it", s.Where, err)}
 	}
 	if err != nil {
-		return &exitError{ExitError, fmt.Errorf("publishing to %s: %w", s.Where, err)}
+		return &exitError{ExitError, fmt.Errorf("%s: %w", s.Where, err)}
 	}
 	fmt.Fprintf(stdout, "Published: generation %d to %s\n", gen, s.Where)
 	return nil

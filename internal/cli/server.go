@@ -18,6 +18,7 @@ import (
 	"github.com/customs-scanner/customs/internal/layer"
 	"github.com/customs-scanner/customs/internal/server"
 	"github.com/customs-scanner/customs/internal/store"
+	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
 // EnvDatabase names the server's database when --database is not given.
@@ -137,6 +138,9 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.BoolVar(&cfg.InsecureListen, "insecure-listen", false, "allow plain HTTP on an address other machines can reach")
 	fl.StringVar(&logFormat, "log-format", "text", "log format on standard error: text or json")
 	fl.DurationVar(&cfg.VulnPoll, "vuln-poll", 10*time.Second, "how often a worker checks the store for a newer vulnerability database")
+	fl.DurationVar(&cfg.DBUpdateEvery, "db-update-every", 0, "run `customs db update` into the store this often (one process of those sharing it does; 0: never)")
+	fl.StringVar(&cfg.DBUpdate.Source, "db-update-source", vulndb.DefaultSource, "base URL of the OSV exports the scheduled update downloads (<base>/<Ecosystem>/all.zip)")
+	fl.StringSliceVar(&cfg.DBUpdate.Ecosystems, "db-update-ecosystems", nil, "ecosystems the scheduled update fetches (default all that customs matches)")
 	fl.IntVar(&cfg.KeepScans, "keep-scans", 100, "scans kept per image for its history (the latest always is; 0: all)")
 	fl.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file with the key registry credentials are encrypted with: 32 bytes or 64 hex characters, mode 600 (make one with `openssl rand -hex 32`)")
 	fl.DurationVar(&cfg.RescueAfter, "rescue-after", 0, "a scan running longer than this is taken for lost (its worker died) and run again (default: --timeout + 5m)")

@@ -64,6 +64,9 @@ func (s *Server) routes() []route {
 		{"GET " + s.harborBase() + "/api/v1/metadata", reader, s.harborMetadata},
 		{"POST " + s.harborBase() + "/api/v1/scan", admin, s.harborScan},
 		{"GET " + s.harborBase() + "/api/v1/scan/{id}/report", reader, s.harborReport},
+		{"POST /api/v1/notifications", admin, s.createNotification},
+		{"GET /api/v1/notifications", reader, s.listNotifications},
+		{"DELETE /api/v1/notifications/{id}", admin, s.deleteNotification},
 	}
 }
 
@@ -140,6 +143,19 @@ func (s *Server) authorize(need access, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// decodeBody reads a JSON request body of at most limit bytes, with no
+// unknown field, into v; on error it answers 400 showing want, and
+// returns false.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, want string) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "body: %v (want %s)", err, want)
+		return false
+	}
+	return true
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -200,10 +216,7 @@ type ScanStatus struct {
 
 func (s *Server) createScan(w http.ResponseWriter, r *http.Request) {
 	var req ScanRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		writeError(w, http.StatusBadRequest, "body: %v (want {\"image\": \"REF\", \"plain_http\": false, \"insecure\": false})", err)
+	if !decodeBody(w, r, 64<<10, &req, `{"image": "REF", "plain_http": false, "insecure": false}`) {
 		return
 	}
 	st, dup, err := s.QueueScan(r.Context(), req)

@@ -72,6 +72,9 @@ func newJobClient(s *Server) (jobClient, error) {
 		if s.cfg.Watch.enabled() {
 			cfg.Queues[HostQueue(s.cfg.HostName)] = river.QueueConfig{MaxWorkers: s.cfg.Workers}
 		}
+		if err := s.addEventJobs(cfg); err != nil {
+			return nil, err
+		}
 	}
 	if s.store.Dialect == store.Postgres {
 		return river.NewClient(riverpgxv5.New(s.store.Pool), cfg)
@@ -200,6 +203,7 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		}
 		src.Username, src.Password, src.RegistryToken = c.Username, c.Password, c.Token
 	}
+	gen := s.pipe.VulnGeneration()
 	rep, stats, scanErr := s.pipe.ScanWith(ctx, job.Args.Image, src)
 	log := s.log.With("job", job.ID, "image", job.Args.Image, "attempt", job.Attempt, "reason", job.Args.Reason)
 	if rep == nil {
@@ -210,9 +214,12 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		}
 		return scanErr
 	}
+	rep, gen = s.currentFindings(ctx, rep, gen)
+	prev := s.previousScan(ctx, rep.Artifact.Digest)
 	rec := store.ScanRecord{
 		JobID: job.ID, Input: job.Args.Image, Worker: s.cfg.HostName,
 		Started: started, Finished: time.Now().UTC(), LayersWalked: stats.Walked, LayersCached: stats.Cached, Report: rep,
+		MatchedGeneration: gen,
 	}
 	// A watched image's names are its engine's, which its watch records;
 	// a swept image's tags, its sweep.
@@ -228,6 +235,7 @@ func (w *scanWorker) Work(ctx context.Context, job *river.Job[ScanArgs]) error {
 		s.metrics.scans.WithLabelValues("error").Inc()
 		return fmt.Errorf("store the report: %w", err)
 	}
+	s.recordRescan(ctx, job.ID, prev, rep, id, gen)
 	outcome := "clean"
 	if len(rep.Findings) > 0 {
 		outcome = "findings"

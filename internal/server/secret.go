@@ -59,11 +59,28 @@ type credentials struct {
 
 // seal encrypts c with key (AES-256-GCM): nonce, then ciphertext.
 func seal(key []byte, c credentials) ([]byte, error) {
-	aead, err := newAEAD(key)
+	plain, err := json.Marshal(c)
 	if err != nil {
 		return nil, err
 	}
-	plain, err := json.Marshal(c)
+	return sealBytes(key, secretAAD, plain)
+}
+
+// unseal decrypts what seal made.
+func unseal(key, sealed []byte) (credentials, error) {
+	var c credentials
+	plain, err := openBytes(key, secretAAD, sealed)
+	if err != nil {
+		return c, fmt.Errorf("the registry's credentials: %w", err)
+	}
+	err = json.Unmarshal(plain, &c)
+	return c, err
+}
+
+// sealBytes encrypts plain with key (AES-256-GCM), bound to aad: nonce,
+// then ciphertext.
+func sealBytes(key, aad, plain []byte) ([]byte, error) {
+	aead, err := newAEAD(key)
 	if err != nil {
 		return nil, err
 	}
@@ -71,25 +88,23 @@ func seal(key []byte, c credentials) ([]byte, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	return aead.Seal(nonce, nonce, plain, secretAAD), nil
+	return aead.Seal(nonce, nonce, plain, aad), nil
 }
 
-// unseal decrypts what seal made.
-func unseal(key, sealed []byte) (credentials, error) {
-	var c credentials
+// openBytes decrypts what sealBytes made with the same aad.
+func openBytes(key, aad, sealed []byte) ([]byte, error) {
 	aead, err := newAEAD(key)
 	if err != nil {
-		return c, err
+		return nil, err
 	}
 	if len(sealed) < aead.NonceSize() {
-		return c, errors.New("sealed credentials too short")
+		return nil, errors.New("sealed value too short")
 	}
-	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], secretAAD)
+	plain, err := aead.Open(nil, sealed[:aead.NonceSize()], sealed[aead.NonceSize():], aad)
 	if err != nil {
-		return c, errors.New("the registry's credentials do not open with this secret key (was --secret-key-file changed?)")
+		return nil, errors.New("does not open with this secret key (was --secret-key-file changed?)")
 	}
-	err = json.Unmarshal(plain, &c)
-	return c, err
+	return plain, nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {

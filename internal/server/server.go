@@ -83,6 +83,10 @@ type Config struct {
 	// SweepCheck is how often a worker looks for registries due a sweep
 	// (default 30 s).
 	SweepCheck time.Duration
+	// DBUpdateEvery runs `customs db update` into the store this often
+	// (0: never), with DBUpdate's source and ecosystems.
+	DBUpdateEvery time.Duration
+	DBUpdate      vulndb.UpdateOptions
 	// Logger receives structured logs (default: text on stderr).
 	Logger *slog.Logger
 	// Console, when set, makes the web console served at / (the API
@@ -149,6 +153,9 @@ func (c *Config) defaults() error {
 	}
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = 30 * time.Second
+	}
+	if c.DBUpdateEvery != 0 && c.DBUpdateEvery < time.Minute {
+		return fmt.Errorf("--db-update-every %s: want at least 1m, or 0 for never", c.DBUpdateEvery)
 	}
 	if c.SweepCheck <= 0 {
 		c.SweepCheck = 30 * time.Second
@@ -303,6 +310,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go s.pruneEvery(ctx, time.Hour)
 	}
 	if s.pipe != nil && s.storedVulnDB() {
+		// Images stored while no server ran are brought up to the
+		// database now.
+		s.queueRematch(ctx, s.pipe.VulnGeneration(), 0)
 		go s.followVulnDB(ctx)
 	}
 	if ln != nil && s.http != nil {
@@ -362,7 +372,8 @@ func (s *Server) followVulnDB(ctx context.Context) {
 // generation is not the one scans use, and reloads it.
 func (s *Server) reloadVulnDB(ctx context.Context) error {
 	gen, err := s.store.VulnDBGeneration(ctx)
-	if err != nil || gen == 0 || gen == s.pipe.VulnGeneration() {
+	prev := s.pipe.VulnGeneration()
+	if err != nil || gen == 0 || gen == prev {
 		return err
 	}
 	dir := s.cfg.Pipeline.Vuln.DBDir
@@ -373,6 +384,7 @@ func (s *Server) reloadVulnDB(ctx context.Context) error {
 		return err
 	}
 	s.log.Info("vulnerability database reloaded", "generation", s.pipe.VulnGeneration())
+	s.queueRematch(ctx, s.pipe.VulnGeneration(), prev)
 	return nil
 }
 

@@ -92,6 +92,9 @@ type ScanRecord struct {
 	LayersWalked int
 	LayersCached int
 	Report       *report.Report
+	// MatchedGeneration is the vulnerability database generation the
+	// report's findings are current with (0: unknown).
+	MatchedGeneration int64
 }
 
 // SaveScan stores a scan and makes it its image's latest: the image's
@@ -103,21 +106,16 @@ func (s *Store) SaveScan(ctx context.Context, r ScanRecord) (int64, error) {
 	if digest == "" {
 		return 0, fmt.Errorf("the report of %s names no digest", r.Input)
 	}
-	blob, err := gzipJSON(rep)
+	blob, sum, by, all, err := encodeReport(rep)
 	if err != nil {
 		return 0, err
 	}
-	sum, err := json.Marshal(Summarize(rep))
-	if err != nil {
-		return 0, err
-	}
-	by, all := worst(rep)
 	var id int64
 	err = s.InTx(ctx, func(tx *Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			nullID(r.JobID), digest, r.Input, rep.Artifact.Source, r.Worker, Millis(r.Started), Millis(r.Finished),
-			string(sum), len(rep.Findings), r.LayersWalked, r.LayersCached, blob).Scan(&id); err != nil {
+			string(sum), len(rep.Findings), r.LayersWalked, r.LayersCached, blob, r.MatchedGeneration).Scan(&id); err != nil {
 			return err
 		}
 		osName := ""
@@ -142,13 +140,8 @@ func (s *Store) SaveScan(ctx context.Context, r ScanRecord) (int64, error) {
 			ON CONFLICT (digest) DO UPDATE SET `+strings.Join(set, ", "), args...); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM image_advisory WHERE digest = ?`, digest); err != nil {
+		if err := setAdvisories(ctx, tx, digest, rep); err != nil {
 			return err
-		}
-		for _, adv := range advisories(rep) {
-			if _, err := tx.Exec(ctx, `INSERT INTO image_advisory(advisory, digest) VALUES(?, ?) ON CONFLICT DO NOTHING`, adv, digest); err != nil {
-				return err
-			}
 		}
 		if r.Ref != nil {
 			return seeRef(ctx, tx, digest, *r.Ref, r.Finished)
@@ -156,6 +149,33 @@ func (s *Store) SaveScan(ctx context.Context, r ScanRecord) (int64, error) {
 		return nil
 	})
 	return id, err
+}
+
+// encodeReport is what the store keeps of rep: the gzip JSON report, the
+// summary's JSON, and the worst severity rank + 1 per class and overall.
+func encodeReport(rep *report.Report) (blob []byte, sum string, by map[model.Class]int, all int, err error) {
+	if blob, err = gzipJSON(rep); err != nil {
+		return nil, "", nil, 0, err
+	}
+	b, err := json.Marshal(Summarize(rep))
+	if err != nil {
+		return nil, "", nil, 0, err
+	}
+	by, all = worst(rep)
+	return blob, string(b), by, all, nil
+}
+
+// setAdvisories makes rep's advisories those of the image digest.
+func setAdvisories(ctx context.Context, tx *Tx, digest string, rep *report.Report) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM image_advisory WHERE digest = ?`, digest); err != nil {
+		return err
+	}
+	for _, adv := range advisories(rep) {
+		if _, err := tx.Exec(ctx, `INSERT INTO image_advisory(advisory, digest) VALUES(?, ?) ON CONFLICT DO NOTHING`, adv, digest); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // advisories are the upper-case ids and aliases of rep's vulnerability
@@ -299,16 +319,19 @@ type ScanInfo struct {
 	Summary      Summary   `json:"summary"`
 	LayersWalked int       `json:"layers_walked"`
 	LayersCached int       `json:"layers_cached"`
+	// RematchOf, for a re-match, is the scan whose inventory was matched
+	// again after the vulnerability database changed (no layer was read).
+	RematchOf int64 `json:"rematch_of,omitempty"`
 }
 
-const scanCols = `id, COALESCE(job_id, 0), digest, input, worker, started, finished, findings, summary, layers_walked, layers_cached`
+const scanCols = `id, COALESCE(job_id, 0), digest, input, worker, started, finished, findings, summary, layers_walked, layers_cached, COALESCE(rematch_of, 0)`
 
 func scanScanInfo(row interface{ Scan(...any) error }) (*ScanInfo, error) {
 	var si ScanInfo
 	var started, finished int64
 	var sum string
 	if err := row.Scan(&si.ID, &si.JobID, &si.Digest, &si.Input, &si.Worker, &started, &finished, &si.Findings, &sum,
-		&si.LayersWalked, &si.LayersCached); err != nil {
+		&si.LayersWalked, &si.LayersCached, &si.RematchOf); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
