@@ -161,6 +161,8 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.StringVar(&cfg.Watch.PodmanHost, "podman-host", "", "Podman API address (default: $CONTAINER_HOST or the Podman socket)")
 	fl.StringVar(&cfg.HarborPath, "harbor-path", server.DefaultHarborPath, "where Harbor's pluggable scanner API is served (register http(s)://HOST:PORT"+server.DefaultHarborPath+" as the scanner's endpoint in Harbor; / for the root)")
 	fl.BoolVar(&cfg.HarborInsecure, "harbor-insecure", false, "skip TLS certificate verification of the registries Harbor's scan requests name")
+	fl.DurationVar(&cfg.Admission.Timeout, "admission-timeout", 8*time.Second, "longest answer of the Kubernetes admission webhook (POST /k8s/validate), digest look-ups and scans on demand included; keep it under the webhook's timeoutSeconds")
+	fl.BoolVar(&cfg.Admission.FailOpen, "admission-fail-open", false, "admit workloads whose images could not be decided within --admission-timeout (default: deny them)")
 	analysis.register(fl, &cfg.Pipeline)
 	cmd.AddCommand(newServerMigrateCmd(stdout), newServerTokenCmd(stdout))
 	return cmd

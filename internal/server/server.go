@@ -87,6 +87,8 @@ type Config struct {
 	// (0: never), with DBUpdate's source and ecosystems.
 	DBUpdateEvery time.Duration
 	DBUpdate      vulndb.UpdateOptions
+	// Admission configures the Kubernetes admission webhook.
+	Admission AdmissionConfig
 	// Logger receives structured logs (default: text on stderr).
 	Logger *slog.Logger
 	// Console, when set, makes the web console served at / (the API
@@ -110,6 +112,8 @@ type Server struct {
 	http    *http.Server
 	// key encrypts registry credentials (nil: none can be stored).
 	key []byte
+	// pols caches the parsed image policy in force.
+	pols policies
 }
 
 func (c *Config) defaults() error {
@@ -281,15 +285,24 @@ func (s *Server) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.cfg.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if ln, err = s.secure(ln); err != nil {
+		return err
 	}
 	return s.Serve(ctx, ln)
+}
+
+// secure serves ln over TLS when the server has a certificate; on error
+// ln is closed.
+func (s *Server) secure(ln net.Listener) (net.Listener, error) {
+	if s.cfg.TLSCert == "" {
+		return ln, nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}), nil
 }
 
 // Serve is Run on a listener of the caller's (nil for a worker).

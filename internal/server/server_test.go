@@ -100,6 +100,8 @@ type testServer struct {
 	admin, read  string
 	stop         func()
 	dataDir, dsn string
+	// client trusts the server's certificate, when it has one.
+	client *http.Client
 }
 
 func newConfig(dataDir, dsn string) Config {
@@ -132,10 +134,17 @@ func startWith(t testing.TB, cfg Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scheme, client := "http", http.DefaultClient
+	if cfg.TLSCert != "" {
+		scheme, client = "https", tlsClient(t, cfg.TLSCert)
+	}
+	if ln, err = s.secure(ln); err != nil {
+		t.Fatal(err)
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(runCtx, ln) }()
-	ts := &testServer{Server: s, url: "http://" + ln.Addr().String(), dataDir: dataDir, dsn: dsn}
+	ts := &testServer{Server: s, url: scheme + "://" + ln.Addr().String(), client: client, dataDir: dataDir, dsn: dsn}
 	var stopped bool
 	ts.stop = func() {
 		if stopped {
@@ -173,7 +182,7 @@ func (ts *testServer) call(t *testing.T, method, path, token string, body any, o
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ts.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +329,7 @@ func (ts *testServer) get(t *testing.T, path string) []byte {
 	t.Helper()
 	req, _ := http.NewRequest("GET", ts.url+path, nil)
 	req.Header.Set("Authorization", "Bearer "+ts.read)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ts.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
