@@ -236,10 +236,15 @@ func (d *Dir) path(kind, key string) string {
 	return filepath.Join(d.root, kind, key[:2], key+".json.gz")
 }
 
+// imagePath is where the whole-image result for key is stored.
+func (d *Dir) imagePath(key string) string {
+	return filepath.Join(d.root, "images", key[:2], key+".gob.gz")
+}
+
 // Get returns the stored layer for key, or false.
 func (d *Dir) Get(key string) (*layer.Walked, bool) {
 	var w layer.Walked
-	if !d.get(d.path("layers", key), &w) {
+	if !d.get(d.path("layers", key), &w, decode) {
 		return nil, false
 	}
 	return &w, true
@@ -247,16 +252,10 @@ func (d *Dir) Get(key string) (*layer.Walked, bool) {
 
 // Put stores w under key atomically: a reader sees the old entry or the new
 // one, never half of one.
-func (d *Dir) Put(key string, w *layer.Walked) error { return d.put(d.path("layers", key), w) }
+func (d *Dir) Put(key string, w *layer.Walked) error { return d.put(d.path("layers", key), w, encode) }
 
-// GetImage decodes into v the whole-image result stored for key (see
-// internal/pipeline), and reports whether there was one.
-func (d *Dir) GetImage(key string, v any) bool { return d.get(d.path("images", key), v) }
-
-// PutImage stores a whole-image result under key, atomically.
-func (d *Dir) PutImage(key string, v any) error { return d.put(d.path("images", key), v) }
-
-func (d *Dir) get(p string, v any) bool {
+// get decodes the entry at p into v with dec.
+func (d *Dir) get(p string, v any, dec func(io.Reader, any) error) bool {
 	if d.root == "" {
 		return false
 	}
@@ -265,14 +264,15 @@ func (d *Dir) get(p string, v any) bool {
 		return false
 	}
 	defer f.Close()
-	return decode(f, v) == nil
+	return dec(f, v) == nil
 }
 
-func (d *Dir) put(p string, v any) error {
+// put stores v, encoded with enc, at p.
+func (d *Dir) put(p string, v any, enc func(any) ([]byte, error)) error {
 	if d.root == "" {
 		return nil
 	}
-	b, err := encode(v)
+	b, err := enc(v)
 	if err != nil {
 		return err
 	}
@@ -304,9 +304,17 @@ func (d *Dir) write(p string, b []byte) error {
 
 // encode is the stored form of an entry: gzip JSON.
 func encode(v any) ([]byte, error) {
+	return gzipped(v, func(w io.Writer) encoder { return json.NewEncoder(w) })
+}
+
+// encoder is what json.Encoder and gob.Encoder have in common.
+type encoder interface{ Encode(any) error }
+
+// gzipped encodes v with the encoder newEnc makes, gzip-compressed.
+func gzipped(v any, newEnc func(io.Writer) encoder) ([]byte, error) {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-	if err := json.NewEncoder(zw).Encode(v); err != nil {
+	if err := newEnc(zw).Encode(v); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {

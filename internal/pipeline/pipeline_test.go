@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -199,6 +200,21 @@ func TestReportCache(t *testing.T) {
 	again, st := scan(Config{})
 	if st.Walked != 0 || ids(again) != ids(first) || len(again.Coverage.Ecosystems) != len(first.Coverage.Ecosystems) {
 		t.Errorf("rescan: %+v %s, want %s", st, ids(again), ids(first))
+	}
+	// The cached report is written as the scanned one was (the SBOM
+	// formats carry a random serial number).
+	again.CreatedAt = first.CreatedAt
+	for _, format := range []string{"json", "sarif", "table"} {
+		var a, b bytes.Buffer
+		if err := report.Write(&a, format, first); err != nil {
+			t.Fatal(err)
+		}
+		if err := report.Write(&b, format, again); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Errorf("%s: the cached report differs:\n%s\nwant\n%s", format, b.Bytes(), a.Bytes())
+		}
 	}
 	signed, st := scan(Config{Pull: PullConfig{VerifySignature: true}})
 	if !strings.Contains(ids(signed), "integrity-signature-unverifiable") {
