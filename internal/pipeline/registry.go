@@ -57,7 +57,7 @@ func (p *Pipeline) ScanRegistry(ctx context.Context, addr string, opt registry.S
 func (p *Pipeline) stateVersion(ctx context.Context, vuln *vulnSource) (string, error) {
 	h := sha256.New()
 	if vuln != nil && vuln.db != nil {
-		st, err := vuln.db.Status(ctx)
+		st, err := vuln.db.Fingerprint(ctx)
 		if err != nil {
 			return "", err
 		}
