@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,7 +26,10 @@ const (
 // ImageQuery is the image list's query as the form shows it.
 type ImageQuery struct {
 	// Tab is "" (every image), "host:NAME" or "registry:ID".
-	Tab         string
+	Tab string
+	// Class, when set, is the finding class MinSeverity applies to (else
+	// any class).
+	Class       model.Class
 	Search      string
 	HasMalware  bool
 	HasSecrets  bool
@@ -39,7 +43,7 @@ type ImageQuery struct {
 // and the store filter it means; values out of bounds or unknown are
 // refused.
 func parseImageQuery(q url.Values) (ImageQuery, store.ImageFilter, error) {
-	iq := ImageQuery{Search: strings.TrimSpace(q.Get("q")), Tab: q.Get("tab"), MinSeverity: strings.ToUpper(q.Get("severity")),
+	iq := ImageQuery{Search: strings.TrimSpace(q.Get("q")), Tab: q.Get("tab"), MinSeverity: strings.ToUpper(q.Get("severity")), Class: model.Class(q.Get("class")),
 		Sort: q.Get("sort"), HasMalware: q.Get("malware") != "", HasSecrets: q.Get("secrets") != "", Page: 1}
 	f := store.ImageFilter{Search: iq.Search, HasMalware: iq.HasMalware, HasSecrets: iq.HasSecrets, Limit: pageSize}
 	if len(iq.Search) > maxSearch {
@@ -64,7 +68,10 @@ func parseImageQuery(q url.Values) (ImageQuery, store.ImageFilter, error) {
 		if sev.Rank() == 0 && sev != model.Unknown {
 			return iq, f, fmt.Errorf("severity %q: want CRITICAL, HIGH, MEDIUM, LOW or UNKNOWN", iq.MinSeverity)
 		}
-		f.MinSeverity = map[model.Class]model.Severity{"": sev}
+		f.MinSeverity = map[model.Class]model.Severity{iq.Class: sev}
+	}
+	if iq.Class != "" && (iq.MinSeverity == "" || !slices.Contains(store.Classes, iq.Class)) {
+		return iq, f, fmt.Errorf("class %q: want one of %v, with a severity", iq.Class, store.Classes)
 	}
 	kind, val, _ := strings.Cut(iq.Tab, ":")
 	switch {
@@ -97,6 +104,7 @@ func (q ImageQuery) Values(change func(*ImageQuery)) string {
 	set("tab", q.Tab)
 	set("q", q.Search)
 	set("severity", q.MinSeverity)
+	set("class", string(q.Class))
 	set("sort", q.Sort)
 	if q.HasMalware {
 		v.Set("malware", "1")

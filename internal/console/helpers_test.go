@@ -102,21 +102,21 @@ func startServer(t *testing.T) *consoleServer {
 	return cs
 }
 
-// browser is an HTTP client with a cookie jar that does not follow
+// client is an HTTP client with a cookie jar that does not follow
 // redirects.
-type browser struct {
+type client struct {
 	t   *testing.T
 	c   *http.Client
 	url string
 }
 
-func (cs *consoleServer) browser(t *testing.T) *browser {
+func (cs *consoleServer) client(t *testing.T) *client {
 	jar, _ := cookiejar.New(nil)
-	return &browser{t: t, url: cs.url, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &client{t: t, url: cs.url, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
 // get answers a GET's status, Location and body.
-func (b *browser) get(path string) (int, string, string) {
+func (b *client) get(path string) (int, string, string) {
 	b.t.Helper()
 	resp, err := b.c.Get(b.url + path)
 	if err != nil {
@@ -128,7 +128,7 @@ func (b *browser) get(path string) (int, string, string) {
 }
 
 // post posts a form and answers the status, Location and body.
-func (b *browser) post(path string, form url.Values) (int, string, string) {
+func (b *client) post(path string, form url.Values) (int, string, string) {
 	b.t.Helper()
 	resp, err := b.c.PostForm(b.url+path, form)
 	if err != nil {
@@ -142,7 +142,7 @@ func (b *browser) post(path string, form url.Values) (int, string, string) {
 var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // csrf is the CSRF token of the page at path.
-func (b *browser) csrf(path string) string {
+func (b *client) csrf(path string) string {
 	b.t.Helper()
 	code, _, body := b.get(path)
 	m := csrfField.FindStringSubmatch(body)
@@ -153,7 +153,7 @@ func (b *browser) csrf(path string) string {
 }
 
 // signin signs in with token and answers the status and Location.
-func (b *browser) signin(token string) (int, string) {
+func (b *client) signin(token string) (int, string) {
 	b.t.Helper()
 	code, loc, _ := b.post("/signin", url.Values{"csrf": {b.csrf("/signin")}, "token": {token}, "next": {"/images"}})
 	return code, loc

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/model"
@@ -229,7 +230,14 @@ type ImagePage struct {
 	Added, Resolved []model.Finding
 	HasPrevious     bool
 	Downloads       []Tab
+	// From and To number the findings or packages shown of Total; Prev
+	// and Next are the tab's other pages.
+	From, To, Total int
+	Prev, Next      string
 }
+
+// detailPageSize is how many findings or packages a tab shows at once.
+const detailPageSize = 250
 
 // imageTabs of the detail page and the classes each shows.
 var detailTabs = []struct {
@@ -284,7 +292,14 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, p *Page) {
 		return
 	}
 	tab := r.URL.Query().Get("tab")
-	pg := buildImagePage(p, im, rep, scans, tab)
+	page := 1
+	if v := r.URL.Query().Get("page"); v != "" {
+		if page, err = strconv.Atoi(v); err != nil || page < 1 || page > maxPage {
+			c.fail(w, r, p, http.StatusBadRequest, fmt.Errorf("page %q: want 1 to %d", v, maxPage))
+			return
+		}
+	}
+	pg := buildImagePage(p, im, rep, scans, tab, page)
 	if pg == nil {
 		c.fail(w, r, p, http.StatusNotFound, fmt.Errorf("no tab %q", tab))
 		return
@@ -303,8 +318,9 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, p *Page) {
 	c.render(w, http.StatusOK, "image.html", pg)
 }
 
-// buildImagePage lays out an image's report for tab (nil: no such tab).
-func buildImagePage(p *Page, im *store.Image, rep *report.Report, scans []store.ScanInfo, tab string) *ImagePage {
+// buildImagePage lays out page (from 1) of tab of an image's report (nil:
+// no such tab).
+func buildImagePage(p *Page, im *store.Image, rep *report.Report, scans []store.ScanInfo, tab string, page int) *ImagePage {
 	if tab == "" {
 		tab = "summary"
 	}
@@ -348,6 +364,9 @@ func buildImagePage(p *Page, im *store.Image, rep *report.Report, scans []store.
 		return nil
 	}
 	worseFirst(pg.Findings)
+	if tab != "summary" {
+		pg.Findings = pageOf(pg, pg.Findings, base+"?tab="+tab, page)
+	}
 	for _, l := range rep.Artifact.Layers {
 		pg.LayerIndex[l.DiffID] = l.Index
 	}
@@ -357,7 +376,7 @@ func buildImagePage(p *Page, im *store.Image, rep *report.Report, scans []store.
 		worseFirst(pg.Worst)
 		pg.Worst = pg.Worst[:min(10, len(pg.Worst))]
 	case "packages":
-		pg.Packages = rep.Packages
+		pg.Packages = pageOf(pg, rep.Packages, base+"?tab="+tab, page)
 	case "layers":
 		for _, l := range rep.Artifact.Layers {
 			row := LayerRow{Layer: l}
@@ -391,6 +410,24 @@ func buildImagePage(p *Page, im *store.Image, rep *report.Report, scans []store.
 		pg.Downloads = append(pg.Downloads, Tab{Label: f, URL: "/api/v1" + base + "/report?format=" + f})
 	}
 	return pg
+}
+
+// pageOf is page n of list, setting pg's counts and links to the pages
+// around it at u.
+func pageOf[T any](pg *ImagePage, list []T, u string, n int) []T {
+	from := min((n-1)*detailPageSize, len(list))
+	to := min(from+detailPageSize, len(list))
+	pg.Total = len(list)
+	if to > from {
+		pg.From, pg.To = from+1, to
+	}
+	if n > 1 {
+		pg.Prev = fmt.Sprintf("%s&page=%d", u, n-1)
+	}
+	if to < len(list) {
+		pg.Next = fmt.Sprintf("%s&page=%d", u, n+1)
+	}
+	return list[from:to]
 }
 
 func sevTotal(s store.Summary, sev string) int {
@@ -442,7 +479,7 @@ type ScansPage struct {
 	Status string
 	Tabs   []Tab
 	Scans  []server.ScanStatus
-	// Active is true while some listed scan is queued or running.
+	// Active is true while the queue holds unfinished jobs.
 	Active bool
 }
 
@@ -465,9 +502,13 @@ func (c *Console) scans(w http.ResponseWriter, r *http.Request, p *Page) {
 	for _, s := range scanStatuses {
 		pg.Tabs = append(pg.Tabs, Tab{Label: s, URL: "/scans?status=" + s, Current: s == status})
 	}
-	for _, s := range list {
-		pg.Active = pg.Active || s.Status == server.StatusQueued || s.Status == server.StatusRunning
+	// Sweeps queue scans: the list follows the queue while it holds jobs.
+	depth, err := c.st.QueueDepth(r.Context())
+	if err != nil {
+		c.fail(w, r, p, http.StatusInternalServerError, err)
+		return
 	}
+	pg.Active = len(depth) > 0
 	c.render(w, http.StatusOK, "scans.html", pg)
 }
 
@@ -661,12 +702,17 @@ func (c *Console) sweep(w http.ResponseWriter, r *http.Request, p *Page) {
 	}
 }
 
+// maxAdvisoryImages bounds the images an advisory's page lists.
+const maxAdvisoryImages = 500
+
 // AdvisoriesPage searches an advisory and lists the images it affects.
 type AdvisoriesPage struct {
 	*Page
 	Query  string
 	Images []store.Image
-	Top    []store.AdvisoryCount
+	// More counts the images left out of Images.
+	More int
+	Top  []store.AdvisoryCount
 }
 
 func (c *Console) advisories(w http.ResponseWriter, r *http.Request, p *Page) {
@@ -680,6 +726,9 @@ func (c *Console) advisories(w http.ResponseWriter, r *http.Request, p *Page) {
 	var err error
 	if q != "" {
 		pg.Images, err = c.srv.AdvisoryImages(r.Context(), q)
+		if len(pg.Images) > maxAdvisoryImages {
+			pg.Images, pg.More = pg.Images[:maxAdvisoryImages], len(pg.Images)-maxAdvisoryImages
+		}
 	} else {
 		pg.Top, err = c.st.TopAdvisories(r.Context(), 50)
 	}

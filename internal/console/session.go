@@ -139,6 +139,9 @@ func safeNext(next string) string {
 		strings.HasPrefix(next, "/signin") {
 		return "/"
 	}
+	if u, err := url.Parse(next); err != nil || u.Host != "" || u.Scheme != "" {
+		return "/"
+	}
 	return next
 }
 

@@ -15,7 +15,7 @@ import (
 // signing out ends the session.
 func TestSessions(t *testing.T) {
 	cs := startServer(t)
-	b := cs.browser(t)
+	b := cs.client(t)
 	if code, loc, _ := b.get("/images?q=x"); code != http.StatusSeeOther || loc != "/signin?next=%2Fimages%3Fq%3Dx" {
 		t.Fatalf("signed out: %d %s", code, loc)
 	}
@@ -63,7 +63,7 @@ func TestSessions(t *testing.T) {
 	}
 
 	// An admin session acts, with the CSRF token only.
-	a := cs.browser(t)
+	a := cs.client(t)
 	if code, _ := a.signin(cs.admin); code != http.StatusSeeOther {
 		t.Fatalf("admin sign in: %d", code)
 	}

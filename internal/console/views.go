@@ -188,8 +188,12 @@ func trendSVG(days []store.TrendDay) template.HTML {
 		return float64(left) + plotW*float64(i)/float64(len(days)-1)
 	}
 	for i, d := range days {
-		if i%7 == 0 || i == len(days)-1 {
-			fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x(i), h-8, d.Day.Format("Jan 2"))
+		anchor := "middle"
+		if i == len(days)-1 && i > 0 {
+			anchor = "end"
+		}
+		if i == len(days)-1 || i%7 == 0 && i < len(days)-4 {
+			fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="%d" text-anchor="%s">%s</text>`, x(i), h-8, anchor, d.Day.Format("Jan 2"))
 		}
 	}
 	for _, s := range severities {
