@@ -163,6 +163,7 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.BoolVar(&cfg.HarborInsecure, "harbor-insecure", false, "skip TLS certificate verification of the registries Harbor's scan requests name")
 	fl.DurationVar(&cfg.Admission.Timeout, "admission-timeout", 8*time.Second, "longest answer of the Kubernetes admission webhook (POST /k8s/validate), digest look-ups and scans on demand included; keep it under the webhook's timeoutSeconds")
 	fl.BoolVar(&cfg.Admission.FailOpen, "admission-fail-open", false, "admit workloads whose images could not be decided within --admission-timeout (default: deny them)")
+	fl.BoolVar(&cfg.Admission.RequireToken, "admission-require-token", false, "the admission webhook needs an API token (read role) from the Kubernetes API server (see docs/kubernetes.md)")
 	analysis.register(fl, &cfg.Pipeline)
 	cmd.AddCommand(newServerMigrateCmd(stdout), newServerTokenCmd(stdout))
 	return cmd

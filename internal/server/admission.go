@@ -29,6 +29,10 @@ type AdmissionConfig struct {
 	// FailOpen admits workloads whose images could not be decided in
 	// time or at all; by default they are denied (fail closed).
 	FailOpen bool
+	// RequireToken makes the webhook need an API token (read role) in
+	// the Authorization header, as the API server sends it when its
+	// AdmissionConfiguration gives one; by default it needs none.
+	RequireToken bool
 }
 
 // Bounds of the admission webhook.
@@ -120,13 +124,23 @@ func imagesOf(spec *corev1.PodSpec) []podImage {
 	return out
 }
 
-// validate answers an admission.k8s.io/v1 AdmissionReview: each image of
+// validate answers an AdmissionReview, once the caller has shown a token
+// when the webhook needs one.
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Admission.RequireToken {
+		s.authorize(reader, s.answerReview)(w, r)
+		return
+	}
+	s.answerReview(w, r)
+}
+
+// answerReview answers an admission.k8s.io/v1 AdmissionReview: each image of
 // the pod or workload template is decided by the policy; a deny of any
 // refuses the request with a message naming the image, the rule and the
 // worst findings; warns become admission warnings. The answer comes
 // within the admission timeout: images not decided by then are denied
 // (or, with FailOpen, admitted with a warning).
-func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) answerReview(w http.ResponseWriter, r *http.Request) {
 	var review admissionv1.AdmissionReview
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReviewBytes))
 	if err := dec.Decode(&review); err != nil {

@@ -277,6 +277,24 @@ func TestAdmission(t *testing.T) {
 			t.Errorf("ConfigMap: %+v", resp)
 		}
 
+		// A webhook that needs a token refuses callers without one.
+		ts.cfg.Admission.RequireToken = true
+		for token, want := range map[string]int{"": 401, ts.read: 200} {
+			req, _ := http.NewRequest("POST", ts.url+"/k8s/validate", strings.NewReader(`{"request":{"uid":"u","kind":{"kind":"ConfigMap"},"operation":"CREATE"}}`))
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := ts.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("token %q: %d, want %d", token, resp.StatusCode, want)
+			}
+		}
+		ts.cfg.Admission.RequireToken = false
+
 		var logged struct {
 			Verdicts []store.VerdictRecord `json:"verdicts"`
 		}
