@@ -176,6 +176,14 @@ func (s *Server) review(ctx context.Context, req *admissionv1.AdmissionRequest) 
 		return refuse(http.StatusBadRequest, "customs could not read the object: "+err.Error())
 	}
 	images := imagesOf(spec)
+	// An update is judged on the images it brings: a pod or workload
+	// whose images were admitted is not refused a label change. New pods
+	// are always judged on every image.
+	if req.Operation == admissionv1.Update && len(req.OldObject.Raw) > 0 {
+		if old, _, err := podSpecOf(req.Kind, req.OldObject.Raw); err == nil {
+			images = added(images, imagesOf(old))
+		}
+	}
 	if len(images) > maxImages {
 		return refuse(http.StatusBadRequest, fmt.Sprintf("customs decides at most %d images per object, this one has %d", maxImages, len(images)))
 	}
@@ -205,6 +213,21 @@ func (s *Server) review(ctx context.Context, req *admissionv1.AdmissionRequest) 
 	}
 	resp.Warnings = warnings
 	return resp
+}
+
+// added returns the images of now that before does not have.
+func added(now, before []podImage) []podImage {
+	had := map[string]bool{}
+	for _, im := range before {
+		had[im.image] = true
+	}
+	var out []podImage
+	for _, im := range now {
+		if !had[im.image] {
+			out = append(out, im)
+		}
+	}
+	return out
 }
 
 func refuse(code int32, msg string) *admissionv1.AdmissionResponse {

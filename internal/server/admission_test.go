@@ -118,21 +118,32 @@ func (ts *testServer) scan(t *testing.T, ref string) {
 	}
 }
 
-// admit sends an AdmissionReview of obj (kind kind in group) in
+// admit sends an AdmissionReview creating obj (kind kind in group) in
 // namespace and returns the response.
 func (ts *testServer) admit(t *testing.T, group, kind, namespace string, obj any) *admissionv1.AdmissionResponse {
+	t.Helper()
+	return ts.admitUpdate(t, group, kind, namespace, obj, nil)
+}
+
+// admitUpdate sends an AdmissionReview updating old to obj (creating obj
+// when old is nil).
+func (ts *testServer) admitUpdate(t *testing.T, group, kind, namespace string, obj, old any) *admissionv1.AdmissionResponse {
 	t.Helper()
 	raw, err := json.Marshal(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
 	uid := types.UID(fmt.Sprintf("uid-%d", time.Now().UnixNano()))
-	review := admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{UID: uid, Kind: metav1.GroupVersionKind{Group: group, Version: "v1", Kind: kind},
-			Resource:  metav1.GroupVersionResource{Group: group, Version: "v1", Resource: strings.ToLower(kind) + "s"},
-			Namespace: namespace, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw}},
+	req := &admissionv1.AdmissionRequest{UID: uid, Kind: metav1.GroupVersionKind{Group: group, Version: "v1", Kind: kind},
+		Resource:  metav1.GroupVersionResource{Group: group, Version: "v1", Resource: strings.ToLower(kind) + "s"},
+		Namespace: namespace, Operation: admissionv1.Create, Object: runtime.RawExtension{Raw: raw}}
+	if old != nil {
+		req.Operation = admissionv1.Update
+		if req.OldObject.Raw, err = json.Marshal(old); err != nil {
+			t.Fatal(err)
+		}
 	}
+	review := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Request: req}
 	body, err := json.Marshal(review)
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +278,14 @@ func TestAdmission(t *testing.T) {
 			if !resp.Allowed || len(resp.Warnings) != 1 || !strings.Contains(resp.Warnings[0], "image "+warn+" (container c0): rule secrets") {
 				t.Errorf("%s with a warned image: allowed %v, warnings %q", w.kind, resp.Allowed, resp.Warnings)
 			}
+		}
+		// An update is judged on the images it adds.
+		deploy := func(images ...string) any { return workloads(corev1.PodSpec{Containers: containers(images...)})[1].obj }
+		if resp := ts.admitUpdate(t, "apps", "Deployment", "prod", deploy(bad), deploy(bad)); !resp.Allowed {
+			t.Errorf("an update keeping the image: %+v", resp.Result)
+		}
+		if resp := ts.admitUpdate(t, "apps", "Deployment", "prod", deploy(clean, bad), deploy(clean)); resp.Allowed || !strings.Contains(resp.Result.Message, bad) {
+			t.Errorf("an update adding a vulnerable image: %+v", resp.Result)
 		}
 		resp := ts.admit(t, "", "Pod", "prod", workloads(corev1.PodSpec{Containers: containers(unscanned)})[0].obj)
 		if resp.Allowed || !strings.Contains(resp.Result.Message, "rule unscanned: the image has not been scanned") {
