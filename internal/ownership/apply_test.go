@@ -25,6 +25,14 @@ func TestLanguagePackages(t *testing.T) {
 		{Name: "requests", Version: "2.28.1", Type: model.TypePyPI, Path: "usr/lib/python3/dist-packages/requests/METADATA"},
 		{Name: "lodash", Version: "4.17.11", Type: model.TypeNPM, Path: "usr/src/app/node_modules/lodash/package.json"},
 		{Name: "left-pad", Version: "1.3.0", Type: model.TypeNPM, Path: "usr/src/app/package-lock.json"},
+		// Found where the OS package put it and where the author did:
+		// the author's copy is not the distribution's to patch.
+		{Name: "six", Version: "1.16.0", Type: model.TypePyPI, Path: "usr/lib/python3/dist-packages/requests/METADATA",
+			Locations: []string{"usr/local/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA"}},
+		// In the lockfile an OS package ships and in the author's: the
+		// author's entry stays.
+		{Name: "ms", Version: "2.1.3", Type: model.TypeNPM, Path: "usr/share/nodejs/typescript/package-lock.json",
+			Locations: []string{"usr/src/app/package-lock.json"}},
 	}
 	_, kept, dropped := ownership.Apply(img, nil, pkgs)
 	got := map[string]string{}
@@ -34,7 +42,7 @@ func TestLanguagePackages(t *testing.T) {
 			t.Errorf("%s: os_owned %v, os_package %q", p.Name, p.OSOwned, p.OSPackage)
 		}
 	}
-	want := map[string]string{"glibc": "", "typescript": "node-typescript", "requests": "python3-requests", "lodash": "", "left-pad": ""}
+	want := map[string]string{"glibc": "", "typescript": "node-typescript", "requests": "python3-requests", "lodash": "", "left-pad": "", "six": "", "ms": ""}
 	if len(got) != len(want) {
 		t.Errorf("kept %v, want %v", got, want)
 	}
@@ -45,5 +53,10 @@ func TestLanguagePackages(t *testing.T) {
 	}
 	if dropped[ownership.DroppedLockfile] != 1 {
 		t.Errorf("dropped %v", dropped)
+	}
+	for _, p := range kept {
+		if p.Name == "ms" && (p.Path != "usr/src/app/package-lock.json" || len(p.Locations) != 0) {
+			t.Errorf("ms: path %s, locations %v; want the author's lockfile alone", p.Path, p.Locations)
+		}
 	}
 }

@@ -14,7 +14,8 @@
 //     package's, or that a later layer wrote, is at least HIGH;
 //   - a lockfile that an OS package ships describes the packager's build
 //     tree, not what is installed: its entries are dropped; language
-//     packages whose metadata an OS package installed are marked OSOwned.
+//     packages whose metadata OS packages installed, at every path where
+//     they were found, are marked OSOwned.
 //
 // Files generated at install time (SSH host keys, for example) are in no
 // package database, so they are never taken for package content.
@@ -98,13 +99,35 @@ func Apply(img Image, findings []model.Finding, pkgs []model.Package) ([]model.F
 			keptP = append(keptP, p)
 			continue
 		}
-		o, ok := img.owner(p.Path)
-		if ok && lockfiles[path.Base(p.Path)] {
+		// The same package may be found at several paths (merged by
+		// purl): each is judged. Entries of lockfiles OS packages ship
+		// are left out; the package is os_owned only if OS packages
+		// installed it at every remaining path, for a copy the image
+		// author installed is the language ecosystem's to patch.
+		var locs []string
+		owner, allOwned := "", true
+		for _, loc := range append([]string{p.Path}, p.Locations...) {
+			o, ok := img.owner(loc)
+			if ok && lockfiles[path.Base(loc)] {
+				continue
+			}
+			locs = append(locs, loc)
+			if !ok {
+				allOwned = false
+			} else if owner == "" {
+				owner = o.Package
+			}
+		}
+		if len(locs) == 0 {
 			dropped[DroppedLockfile]++
 			continue
 		}
-		if ok {
-			p.OSOwned, p.OSPackage = true, o.Package
+		p.Path, p.Locations = locs[0], nil
+		if len(locs) > 1 {
+			p.Locations = locs[1:]
+		}
+		if allOwned {
+			p.OSOwned, p.OSPackage = true, owner
 		}
 		keptP = append(keptP, p)
 	}
