@@ -325,6 +325,9 @@ func TestAdmission(t *testing.T) {
 			len(v.Findings) != 1 || v.Findings[0].ID != "CVE-2023-4911" {
 			t.Errorf("logged verdict %+v", v)
 		}
+		if m := string(ts.get(t, "/metrics")); !strings.Contains(m, `customs_verdicts_total{action="deny",point="kubernetes"}`) {
+			t.Errorf("no verdict metric:\n%s", m)
+		}
 		if code := ts.call(t, "GET", "/api/v1/verdicts?action=maybe", ts.read, nil, nil); code != 400 {
 			t.Errorf("bad action filter: %d", code)
 		}

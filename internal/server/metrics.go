@@ -13,6 +13,9 @@ type metrics struct {
 	scans    *prometheus.CounterVec
 	running  prometheus.Gauge
 	duration prometheus.Histogram
+	// verdicts counts the image policy's decisions by enforcement point
+	// and action.
+	verdicts *prometheus.CounterVec
 }
 
 func newMetrics(s *Server) *metrics {
@@ -27,7 +30,10 @@ func newMetrics(s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.1, 2, 14),
 		}),
 	}
-	m.reg.MustRegister(m.scans, m.running, m.duration, storeCollector{s})
+	m.verdicts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "customs_verdicts_total", Help: "Image policy decisions this process made, by enforcement point and action.",
+	}, []string{"point", "action"})
+	m.reg.MustRegister(m.scans, m.running, m.duration, m.verdicts, storeCollector{s})
 	return m
 }
 

@@ -48,23 +48,24 @@ type policies struct {
 // currentPolicy returns the policy in force and its version (0: the
 // built-in one).
 func (s *Server) currentPolicy(ctx context.Context) (*verdict.Policy, int64, error) {
-	cur, err := s.store.CurrentPolicy(ctx)
-	if errors.Is(err, store.ErrNotFound) {
-		return builtinPolicy, 0, nil
-	}
-	if err != nil {
-		return nil, 0, err
+	v, err := s.store.CurrentPolicyVersion(ctx)
+	if err != nil || v == 0 {
+		return builtinPolicy, 0, err
 	}
 	s.pols.mu.Lock()
 	defer s.pols.mu.Unlock()
-	if s.pols.version != cur.Version {
+	if s.pols.version != v {
+		cur, err := s.store.Policy(ctx, v)
+		if err != nil {
+			return nil, 0, err
+		}
 		p, err := verdict.Parse([]byte(cur.Text))
 		if err != nil {
-			return nil, 0, fmt.Errorf("stored policy version %d: %w", cur.Version, err)
+			return nil, 0, fmt.Errorf("stored policy version %d: %w", v, err)
 		}
-		s.pols.version, s.pols.policy = cur.Version, p
+		s.pols.version, s.pols.policy = v, p
 	}
-	return s.pols.policy, cur.Version, nil
+	return s.pols.policy, v, nil
 }
 
 // PolicyAnswer answers PUT and GET /api/v1/policies.
@@ -103,15 +104,17 @@ func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request) {
 // getPolicy answers the current policy, with its text, and the list of
 // versions.
 func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request) {
-	cur, err := s.store.CurrentPolicy(r.Context())
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.internalError(w, r, err)
-		return
-	}
-	p, _, err := s.currentPolicy(r.Context())
+	p, version, err := s.currentPolicy(r.Context())
 	if err != nil {
 		s.internalError(w, r, err)
 		return
+	}
+	var cur *store.PolicyVersion
+	if version > 0 {
+		if cur, err = s.store.Policy(r.Context(), version); err != nil {
+			s.internalError(w, r, err)
+			return
+		}
 	}
 	vs, err := s.store.PolicyVersions(r.Context(), 100)
 	if err != nil {
@@ -209,6 +212,7 @@ func (s *Server) Decide(ctx context.Context, req DecideRequest) (verdict.Verdict
 	if v.Rule == verdict.RuleUnscanned && waited != "" {
 		v.Reason += " (" + waited + ")"
 	}
+	s.metrics.verdicts.WithLabelValues(req.Point, string(v.Action)).Inc()
 	if err := s.store.LogVerdict(context.WithoutCancel(ctx), store.VerdictRecord{Point: req.Point, Image: req.Image, Digest: img.Digest,
 		Namespace: req.Namespace, Host: req.Host, PolicyVersion: version, Action: v.Action, Rule: v.Rule, Reason: v.Reason, Findings: v.Findings}); err != nil {
 		s.log.Error("log verdict", "image", req.Image, "error", err)

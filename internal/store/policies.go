@@ -29,13 +29,20 @@ func (s *Store) SavePolicy(ctx context.Context, name, digest, text string) (int6
 	return v, err
 }
 
-// CurrentPolicy returns the newest policy version, or ErrNotFound when
-// none was stored.
-func (s *Store) CurrentPolicy(ctx context.Context) (*PolicyVersion, error) {
-	var p PolicyVersion
+// CurrentPolicyVersion returns the newest policy version's number, 0
+// when none was stored.
+func (s *Store) CurrentPolicyVersion(ctx context.Context) (int64, error) {
+	var v sql.NullInt64
+	err := s.QueryRow(ctx, `SELECT MAX(version) FROM policy`).Scan(&v)
+	return v.Int64, err
+}
+
+// Policy returns a stored policy version with its text, or ErrNotFound.
+func (s *Store) Policy(ctx context.Context, version int64) (*PolicyVersion, error) {
+	p := PolicyVersion{Version: version}
 	var created int64
-	err := s.QueryRow(ctx, `SELECT version, name, digest, text, created FROM policy ORDER BY version DESC LIMIT 1`).
-		Scan(&p.Version, &p.Name, &p.Digest, &p.Text, &created)
+	err := s.QueryRow(ctx, `SELECT name, digest, text, created FROM policy WHERE version = ?`, version).
+		Scan(&p.Name, &p.Digest, &p.Text, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
