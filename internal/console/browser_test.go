@@ -169,7 +169,8 @@ func TestBrowser(t *testing.T) {
 				return
 			}
 		}
-		t.Fatalf("%s: not after %s (%v)", what, timeout, err)
+		page, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("main")))
+		t.Fatalf("%s: not after %s (%v)\n%s", what, timeout, err, page)
 	}
 	shot := func(name string) []byte {
 		t.Helper()
@@ -293,8 +294,26 @@ func TestBrowser(t *testing.T) {
 	}
 	shot("images-malware")
 
+	// Scan now: one row, then a selection; both land on the Scans page.
+	do("scan now", chromedp.Click(chromedp.CSS(`button[name="one"][value="`+bad+`"]`)))
+	waitFor("the scan queued", `location.pathname === "/scans" && document.readyState === "complete" && (document.querySelector("p.flash")?.textContent || "").includes("Scan queued")`, 30*time.Second)
+	waitFor("the rescan succeeds", `document.querySelectorAll('tr[data-status="succeeded"]').length >= 3 && !document.querySelector('[data-refresh]')`, 2*time.Minute)
+	do("select", chromedp.Navigate(cs.url+"/images"), chromedp.WaitVisible(chromedp.CSS("table.images")))
+	if disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("scan-selected").disabled`)); err != nil || !disabled {
+		t.Errorf("Scan selected is enabled with nothing selected (%v)", err)
+	}
+	do("scan selected", chromedp.Click(chromedp.CSS(`input[name="image"][value="`+bad+`"]`)), chromedp.Click(chromedp.CSS(`input[name="image"][value="`+clean+`"]`)),
+		chromedp.Click(chromedp.ID("scan-selected")))
+	waitFor("the selection queued", `location.pathname === "/scans" && document.readyState === "complete" && (document.querySelector("p.flash")?.textContent || "").includes("Scan queued")`, 30*time.Second)
+	waitFor("the selection's scans succeed", `document.querySelectorAll('tr[data-status="succeeded"]').length >= 5 && !document.querySelector('[data-refresh]')`, 2*time.Minute)
+	if failed, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#scans small.error, tr[data-status="failed"]').length`)); err != nil || failed != 0 {
+		t.Errorf("%d scans failed or were retried (%v):\n%s", failed, err, text("#scans"))
+	}
+
 	do("advisories", chromedp.Navigate(cs.url+"/advisories?q=CVE-2023-4911"), chromedp.WaitVisible(chromedp.CSS("main table")))
 	shot("advisories")
+	do("events", chromedp.Navigate(cs.url+"/events?min_severity=high"), chromedp.WaitVisible(chromedp.CSS("form.filters")))
+	shot("events")
 	do("overview", chromedp.Navigate(cs.url+"/"), chromedp.WaitVisible(chromedp.CSS("svg.trend")))
 	if got := text("table.risk"); !strings.Contains(got, "Malware") {
 		t.Errorf("overview risk table: %q", got)

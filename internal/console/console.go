@@ -73,6 +73,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /registries/{id}", c.admin(c.saveRegistry))
 	m.HandleFunc("POST /registries/{id}/sweep", c.admin(c.sweep))
 	m.HandleFunc("GET /advisories", c.reader(c.advisories))
+	m.HandleFunc("GET /events", c.reader(c.events))
 	m.HandleFunc("/", c.reader(func(w http.ResponseWriter, r *http.Request, p *Page) {
 		c.fail(w, r, p, http.StatusNotFound, errors.New("no such page"))
 	}))

@@ -174,25 +174,38 @@ func (c *Console) scanImages(w http.ResponseWriter, r *http.Request, p *Page) {
 }
 
 // scanRequest is the API request that scans the image digest where a
-// registry holds it, with that registry's settings.
+// registry holds it, with that registry's settings: a reference a sweep
+// recorded names its registry, another one is matched to a registry by
+// its host.
 func (c *Console) scanRequest(r *http.Request, digest string) (server.ScanRequest, error) {
 	im, err := c.st.Image(r.Context(), digest)
 	if err != nil {
 		return server.ScanRequest{}, err
 	}
+	regs, err := c.st.Registries(r.Context())
+	if err != nil {
+		return server.ScanRequest{}, err
+	}
+	var best *server.ScanRequest
 	for _, ref := range im.Refs {
 		if ref.Source != store.SourceRegistry || ref.RemovedAt != nil || ref.Repository == "" {
 			continue
 		}
 		req := server.ScanRequest{Image: ref.Repository + "@" + im.Digest}
-		if ref.RegistryID != 0 {
-			if reg, err := c.st.Registry(r.Context(), ref.RegistryID); err == nil {
+		for _, reg := range regs {
+			if reg.ID == ref.RegistryID || ref.RegistryID == 0 && strings.HasPrefix(ref.Repository, reg.URL+"/") {
 				req.PlainHTTP, req.Insecure = reg.PlainHTTP, reg.Insecure
+				return req, nil
 			}
 		}
-		return req, nil
+		if best == nil {
+			best = &req
+		}
 	}
-	return server.ScanRequest{}, &server.InputError{Err: errors.New("no registry holds this image: a host's watch rescans local images")}
+	if best == nil {
+		return server.ScanRequest{}, &server.InputError{Err: errors.New("no registry holds this image: a host's watch rescans local images")}
+	}
+	return *best, nil
 }
 
 // LayerRow is one layer of an image and what it introduced.
@@ -312,7 +325,9 @@ func (c *Console) image(w http.ResponseWriter, r *http.Request, p *Page) {
 		}
 		if prev != nil {
 			pg.HasPrevious = true
-			pg.Added, pg.Resolved = diffFindings(prev.Findings, rep.Findings)
+			pg.Added, pg.Resolved = server.DiffFindings(prev.Findings, rep.Findings)
+			worseFirst(pg.Added)
+			worseFirst(pg.Resolved)
 		}
 	}
 	c.render(w, http.StatusOK, "image.html", pg)
@@ -436,41 +451,6 @@ func sevTotal(s store.Summary, sev string) int {
 		n += by[sev]
 	}
 	return n
-}
-
-// findingKey identifies a finding across scans.
-func findingKey(f model.Finding) string {
-	pkg := ""
-	if f.Package != nil {
-		pkg = f.Package.Name + "@" + f.Package.Version
-	}
-	return strings.Join([]string{string(f.Class), f.ID, pkg, f.Path, f.Location, fmt.Sprint(f.Line)}, "\x00")
-}
-
-// diffFindings are the findings of now not in before, and those of
-// before not in now.
-func diffFindings(before, now []model.Finding) (added, resolved []model.Finding) {
-	in := func(fs []model.Finding) map[string]bool {
-		m := map[string]bool{}
-		for _, f := range fs {
-			m[findingKey(f)] = true
-		}
-		return m
-	}
-	b, n := in(before), in(now)
-	for _, f := range now {
-		if !b[findingKey(f)] {
-			added = append(added, f)
-		}
-	}
-	for _, f := range before {
-		if !n[findingKey(f)] {
-			resolved = append(resolved, f)
-		}
-	}
-	worseFirst(added)
-	worseFirst(resolved)
-	return added, resolved
 }
 
 // ScansPage lists scan jobs.
@@ -737,4 +717,55 @@ func (c *Console) advisories(w http.ResponseWriter, r *http.Request, p *Page) {
 		return
 	}
 	c.render(w, http.StatusOK, "advisories.html", pg)
+}
+
+// eventsPageSize is how many events a page lists.
+const eventsPageSize = 50
+
+// EventsPage lists the changes of images' findings.
+type EventsPage struct {
+	*Page
+	Events []store.Event
+	Total  int
+	// Kind, Reason, MinSeverity and Digest are the filter's values.
+	Kind, Reason, MinSeverity, Digest string
+	From, To                          int
+	Prev, Next                        string
+}
+
+// events lists events with the API's filter (server.EventQuery and
+// store.ListEvents, as GET /api/v1/events).
+func (c *Console) events(w http.ResponseWriter, r *http.Request, p *Page) {
+	p.Title, p.Nav = "Events", "events"
+	f, err := server.EventQuery(r)
+	if err != nil {
+		c.fail(w, r, p, http.StatusBadRequest, err)
+		return
+	}
+	if f.Limit == 0 || f.Limit > eventsPageSize {
+		f.Limit = eventsPageSize
+	}
+	f.Offset = min(f.Offset, maxPage*eventsPageSize)
+	list, total, err := c.st.ListEvents(r.Context(), f)
+	if err != nil {
+		c.fail(w, r, p, http.StatusInternalServerError, err)
+		return
+	}
+	q := r.URL.Query()
+	pg := &EventsPage{Page: p, Events: list, Total: total, Kind: f.Kind, Reason: f.Reason, MinSeverity: string(f.MinSeverity), Digest: f.Digest}
+	if len(list) > 0 {
+		pg.From, pg.To = f.Offset+1, f.Offset+len(list)
+	}
+	at := func(offset int) string {
+		q.Set("offset", strconv.Itoa(offset))
+		q.Del("limit")
+		return "/events?" + q.Encode()
+	}
+	if f.Offset > 0 {
+		pg.Prev = at(max(0, f.Offset-f.Limit))
+	}
+	if f.Offset+len(list) < total {
+		pg.Next = at(f.Offset + f.Limit)
+	}
+	c.render(w, http.StatusOK, "events.html", pg)
 }

@@ -143,11 +143,18 @@ func sizes() map[string]pageData {
 			pg := buildImagePage(p, &im, rep, scans, tab.key, page)
 			if tab.key == "history" && n > 0 {
 				pg.HasPrevious = true
-				pg.Added, pg.Resolved = diffFindings(rep.Findings[:n/2], rep.Findings)
+				pg.Added, pg.Resolved = server.DiffFindings(rep.Findings[:n/2], rep.Findings)
 			}
 			data["image.html#"+tab.key] = pg
 		}
 		data["advisories.html#top"] = &AdvisoriesPage{Page: adminPage(), Top: top}
+		var events []store.Event
+		for i := range min(n, eventsPageSize) {
+			f := rep.Findings[i]
+			events = append(events, store.NewEvents(im.Digest, im.Name, []string{store.EventNew, store.EventResolved}[i%2],
+				[]string{store.ReasonRematch, store.ReasonRescan}[i%3%2], 7, []model.Finding{f})...)
+		}
+		data["events.html"] = &EventsPage{Page: adminPage(), Events: events, Total: n, Kind: "new", MinSeverity: "HIGH", Digest: im.Digest, From: min(n, 1), To: len(events), Next: "/events?offset=50"}
 		out[name] = data
 	}
 	return out

@@ -247,3 +247,20 @@ func (s *Server) Overview(ctx context.Context) (*Overview, error) {
 	}
 	return &o, nil
 }
+
+// DiffFindings returns the findings of now that before did not have, and
+// those of before that now does not: what a rescan's events record.
+func DiffFindings(before, now []model.Finding) (added, resolved []model.Finding) {
+	return diffFindings(before, now)
+}
+
+// EventQuery reads the query of GET /api/v1/events (digest, kind, reason,
+// min_severity, since, batch, limit, offset); an InputError says what is
+// wrong.
+func EventQuery(r *http.Request) (store.EventFilter, error) {
+	f, err := eventFilter(r)
+	if err != nil {
+		return f, &InputError{err}
+	}
+	return f, nil
+}
