@@ -229,6 +229,9 @@ func (s *Server) registryOf(ctx context.Context, host string) (*store.Registry, 
 	if err != nil {
 		return nil, src, err
 	}
+	if host == "docker.io" {
+		host = name.DefaultRegistry // as registries are stored
+	}
 	for i := range regs {
 		if strings.EqualFold(regs[i].URL, host) {
 			return &regs[i], src, s.registrySource(&regs[i], &src)
