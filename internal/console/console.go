@@ -39,7 +39,7 @@ type Console struct {
 
 // New makes the console of s; server.Config.Console takes it.
 func New(s *server.Server) http.Handler {
-	c := &Console{srv: s, st: s.Store(), log: slog.Default(), pages: parseTemplates()}
+	c := &Console{srv: s, st: s.Store(), log: s.Logger().With("component", "console"), pages: parseTemplates()}
 	c.routes()
 	return c
 }

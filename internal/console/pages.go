@@ -212,7 +212,13 @@ func (c *Console) scanRequest(r *http.Request, digest string) (server.ScanReques
 type LayerRow struct {
 	model.Layer
 	Packages, Findings int
+	// Names are the first packages it introduced, Worst its worst findings.
+	Names []string
+	Worst []model.Finding
 }
+
+// layerShown is how many packages and findings a layer's row names.
+const layerShown = 5
 
 // HistoryRow is one scan of an image with the change from the one before.
 type HistoryRow struct {
@@ -398,13 +404,19 @@ func buildImagePage(p *Page, im *store.Image, rep *report.Report, scans []store.
 			for _, pk := range rep.Packages {
 				if pk.LayerDiffID == l.DiffID {
 					row.Packages++
+					if len(row.Names) < layerShown {
+						row.Names = append(row.Names, pk.Name+" "+pk.Version)
+					}
 				}
 			}
 			for _, f := range rep.Findings {
 				if f.LayerDiffID == l.DiffID {
 					row.Findings++
+					row.Worst = append(row.Worst, f)
 				}
 			}
+			worseFirst(row.Worst)
+			row.Worst = row.Worst[:min(layerShown, len(row.Worst))]
 			pg.Layers = append(pg.Layers, row)
 		}
 	case "history":

@@ -108,7 +108,7 @@ func sizes() map[string]pageData {
 		var jobs []server.ScanStatus
 		for i := range min(n, 200) {
 			fin := time.Now()
-			jobs = append(jobs, server.ScanStatus{ID: int64(i + 1), Status: scanStatuses[i%len(scanStatuses)], Image: im.Name, Digest: im.Digest, Queued: fin, Finished: &fin, Attempt: 1 + i%3, Error: "boom <b>"})
+			jobs = append(jobs, server.ScanStatus{ID: int64(i + 1), Status: scanStatuses[i%len(scanStatuses)], Image: im.Name, Digest: im.Digest, Queued: fin, Started: &fin, Finished: &fin, Attempt: 1 + i%3, Error: "boom <b>"})
 		}
 		var regs []RegistryRow
 		if n > 0 {

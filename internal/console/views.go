@@ -22,6 +22,7 @@ var funcs = template.FuncMap{
 	"short":      short,
 	"when":       when,
 	"ago":        ago,
+	"since":      func(t *time.Time) string { return time.Since(*t).Round(time.Second).String() },
 	"lower":      strings.ToLower,
 	"itoa":       itoa,
 	"bar":        bar,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -128,7 +129,7 @@ func (s *Server) ListScans(ctx context.Context, status string, limit int) ([]Sca
 func (s *Server) jobScanStatus(ctx context.Context, job *rivertype.JobRow) ScanStatus {
 	var args ScanArgs
 	_ = json.Unmarshal(job.EncodedArgs, &args)
-	st := ScanStatus{ID: job.ID, Status: jobStatus(job.State), Image: args.Image, Attempt: job.Attempt, Queued: job.CreatedAt, Finished: job.FinalizedAt}
+	st := ScanStatus{ID: job.ID, Status: jobStatus(job.State), Image: args.Image, Attempt: job.Attempt, Queued: job.CreatedAt, Started: job.AttemptedAt, Finished: job.FinalizedAt}
 	if n := len(job.Errors); n > 0 && st.Status != StatusSucceeded {
 		st.Error = job.Errors[n-1].Error
 	}
@@ -264,3 +265,6 @@ func EventQuery(r *http.Request) (store.EventFilter, error) {
 	}
 	return f, nil
 }
+
+// Logger returns the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.log }

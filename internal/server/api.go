@@ -212,9 +212,11 @@ type ScanStatus struct {
 	Digest string `json:"digest,omitempty"`
 	Error  string `json:"error,omitempty"`
 	// Scan is the stored scan's id once the job succeeded.
-	Scan     int64      `json:"scan,omitempty"`
-	Attempt  int        `json:"attempt,omitempty"`
-	Queued   time.Time  `json:"queued"`
+	Scan    int64     `json:"scan,omitempty"`
+	Attempt int       `json:"attempt,omitempty"`
+	Queued  time.Time `json:"queued"`
+	// Started is when the latest attempt started.
+	Started  *time.Time `json:"started,omitempty"`
 	Finished *time.Time `json:"finished,omitempty"`
 }
 
