@@ -69,7 +69,7 @@ func newJobClient(s *Server) (jobClient, error) {
 			QueueScan:  {MaxWorkers: s.cfg.Workers},
 			QueueSweep: {MaxWorkers: max(1, s.cfg.Workers/2)},
 		}
-		if s.cfg.Watch.enabled() {
+		if s.cfg.Watch.enabled() || s.cfg.DockerAuthz.Socket != "" {
 			cfg.Queues[HostQueue(s.cfg.HostName)] = river.QueueConfig{MaxWorkers: s.cfg.Workers}
 		}
 		if err := s.addEventJobs(cfg); err != nil {

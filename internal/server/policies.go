@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/riverqueue/river"
 
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/report"
@@ -171,6 +172,10 @@ type DecideRequest struct {
 	Namespace, Host string
 	// Point is the enforcement point (PointKubernetes, ...).
 	Point string
+	// Scan, when set, is the job that scans the image on demand instead
+	// of a scan of REGISTRY/REPOSITORY@DIGEST in its registry: a scan of
+	// a local engine's image (Engine set), run on this host's queue.
+	Scan *ScanArgs
 }
 
 // Decide evaluates the current policy for an image: it resolves the
@@ -204,7 +209,7 @@ func (s *Server) Decide(ctx context.Context, req DecideRequest) (verdict.Verdict
 	}
 	var waited string
 	if rep == nil && pol.Unscanned.ScanOnDemand {
-		if rep, waited, err = s.scanOnDemand(ctx, img, reg, src, pol.Unscanned.Timeout); err != nil {
+		if rep, waited, err = s.scanOnDemand(ctx, img, reg, src, req.Scan, pol.Unscanned.Timeout); err != nil {
 			return verdict.Verdict{}, err
 		}
 	}
@@ -276,16 +281,24 @@ func resolveDigest(ctx context.Context, ref string, src source.Options) (string,
 	return "", fmt.Errorf("the index %s has no image for %s", desc.Digest, want.String())
 }
 
-// scanOnDemand queues a scan of img (by digest) and waits for its report
-// up to timeout (and ctx). No report in time is no error: the image is
-// still unscanned, and waited says why.
-func (s *Server) scanOnDemand(ctx context.Context, img verdict.Image, reg *store.Registry, src source.Options, timeout time.Duration) (*report.Report, string, error) {
+// scanOnDemand queues a scan of img (by digest; local, when set, is the
+// job instead) and waits for its report up to timeout (and ctx). No
+// report in time is no error: the image is still unscanned, and waited
+// says why.
+func (s *Server) scanOnDemand(ctx context.Context, img verdict.Image, reg *store.Registry, src source.Options, local *ScanArgs, timeout time.Duration) (*report.Report, string, error) {
 	ref := img.Registry + "/" + img.Repository + "@" + img.Digest
 	args := ScanArgs{Image: ref, PlainHTTP: src.PlainHTTP, Insecure: src.Insecure, Reason: "admission"}
 	if reg != nil {
 		args.RegistryID = reg.ID
 	}
-	res, err := s.jobs.Insert(ctx, args, nil)
+	var opts *river.InsertOpts
+	if local != nil {
+		args, ref = *local, local.Image
+		o := args.InsertOpts()
+		o.Queue = HostQueue(s.cfg.HostName)
+		opts = &o
+	}
+	res, err := s.jobs.Insert(ctx, args, opts)
 	if err != nil {
 		return nil, "", fmt.Errorf("queue a scan of %s: %w", ref, err)
 	}

@@ -80,6 +80,9 @@ type Config struct {
 	// HarborInsecure skips TLS certificate verification of the
 	// registries Harbor's scan requests name.
 	HarborInsecure bool
+	// DockerAuthz runs a Docker Engine authorization plugin on this
+	// host (role all or worker).
+	DockerAuthz DockerAuthzConfig
 	// SweepCheck is how often a worker looks for registries due a sweep
 	// (default 30 s).
 	SweepCheck time.Duration
@@ -136,6 +139,9 @@ func (c *Config) defaults() error {
 			return fmt.Errorf("host name: %w (pass --host-name)", err)
 		}
 		c.HostName = h
+	}
+	if c.DockerAuthz.Socket != "" && c.Role == RoleAPI {
+		return errors.New("--role api runs no scans: run the Docker authorization plugin with role all or worker, on the engine's host")
 	}
 	if c.Watch.enabled() && c.Role == RoleAPI {
 		return errors.New("--role api runs no scans: watch local engines with role all or worker")
@@ -318,7 +324,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		go s.scheduleSweeps(ctx)
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	if s.pipe != nil && s.cfg.KeepScans > 0 {
 		go s.pruneEvery(ctx, time.Hour)
 	}
@@ -342,6 +348,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			s.watchEngines(watchCtx)
 		}
 	}()
+	authorizing := make(chan struct{})
+	go func() {
+		defer close(authorizing)
+		if s.cfg.DockerAuthz.Socket != "" {
+			if err := s.serveDockerAuthz(watchCtx); err != nil {
+				errc <- fmt.Errorf("docker authorization plugin: %w", err)
+			}
+		}
+	}()
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -352,6 +367,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	stopWatch()
 	<-watching
+	<-authorizing
 	return errors.Join(runErr, s.shutdown())
 }
 
