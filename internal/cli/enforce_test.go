@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +27,7 @@ import (
 
 	"github.com/customs-scanner/customs/internal/analyzer/all"
 	"github.com/customs-scanner/customs/internal/check"
+	"github.com/customs-scanner/customs/internal/harbor"
 	"github.com/customs-scanner/customs/internal/pipeline"
 	"github.com/customs-scanner/customs/internal/server"
 	"github.com/customs-scanner/customs/internal/store"
@@ -76,6 +79,8 @@ type enforceEnv struct {
 	policyFile string
 	server     *server.Server
 	url, admin string
+	// docker is a dockerd whose authorization plugin is the server's.
+	docker *client.Client
 }
 
 // enforcement is one enforcement point: decide returns the action it
@@ -91,6 +96,8 @@ type enforcement struct {
 var enforcements = []enforcement{
 	{"cli", cliDecision},
 	{"kubernetes", admissionDecision},
+	{"harbor", harborDecision},
+	{"docker", dockerDecision},
 }
 
 // TestEnforcementPointsAgree: for the same image and policy, every
@@ -139,10 +146,17 @@ func newEnforceEnv(t *testing.T) *enforceEnv {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
+	// The server answers a dockerd of its own as its authorization
+	// plugin. That engine starts after the plugin, so the server is
+	// given a symbolic link that then points at the engine's socket.
+	dir := t.TempDir()
+	authz, link := filepath.Join(dir, "authz.sock"), filepath.Join(dir, "docker.sock")
 	// The server scans as `customs image` does by default.
 	s, err := server.New(ctx, server.Config{DataDir: t.TempDir(), HostName: "enforce", ShutdownGrace: 5 * time.Second,
-		Admission: server.AdmissionConfig{Timeout: 2 * time.Minute},
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Admission:   server.AdmissionConfig{Timeout: 2 * time.Minute},
+		DockerAuthz: server.DockerAuthzConfig{Socket: authz, Timeout: 2 * time.Minute},
+		Watch:       server.WatchConfig{DockerHost: "unix://" + link},
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Pipeline: pipeline.Config{Vuln: pipeline.VulnConfig{DBDir: vulndb.SampleName}, Version: "test",
 			Analyzers: all.Config{MaxImageAgeDays: check.DefaultMaxImageAgeDays, PasswordGuessing: "quick"}}})
 	if err != nil {
@@ -163,6 +177,14 @@ func newEnforceEnv(t *testing.T) *enforceEnv {
 		s.Close()
 	})
 	env.server, env.url = s, "http://"+ln.Addr().String()
+	host, _ := testenv.DockerAuthz(t, authz)
+	if err := os.Symlink(strings.TrimPrefix(host, "unix://"), link); err != nil {
+		t.Fatal(err)
+	}
+	if env.docker, err = client.New(client.WithHost(host), client.WithAPIVersionNegotiation()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.docker.Close() })
 	if env.admin, err = s.Store().CreateToken(ctx, store.RoleAdmin, "enforce"); err != nil {
 		t.Fatal(err)
 	}
@@ -268,4 +290,96 @@ func admissionDecision(t *testing.T, env *enforceEnv, ref string) (verdict.Actio
 		t.Errorf("the refusal does not name rule %s: %s", v.Rule, review.Response.Result.Message)
 	}
 	return action, v.Rule
+}
+
+// lastVerdict is the verdict the server logged last, which must be of
+// point and image ref.
+func (env *enforceEnv) lastVerdict(t *testing.T, point, ref string) store.VerdictRecord {
+	t.Helper()
+	resp := env.request(t, "GET", "/api/v1/verdicts?limit=1", "", nil)
+	var logged struct {
+		Verdicts []store.VerdictRecord `json:"verdicts"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&logged); err != nil || len(logged.Verdicts) != 1 || logged.Verdicts[0].Point != point ||
+		!strings.HasPrefix(logged.Verdicts[0].Image, ref) {
+		t.Fatalf("logged verdict: %v %+v", err, logged)
+	}
+	return logged.Verdicts[0]
+}
+
+// harborDecision is the Harbor scanner API, asked as Harbor asks: a scan
+// request for the artifact (the registry URL, the repository, the digest
+// the registry gives the tag, the tag), then the vulnerability report.
+// Harbor stops an image when the report holds the policy's deny entry;
+// the rule is the one the server logged (Harbor itself has no warning:
+// a warn, like an allow, adds nothing to the report).
+func harborDecision(t *testing.T, env *enforceEnv, ref string) (verdict.Action, string) {
+	tag, err := name.NewTag(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := remote.Head(tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := json.Marshal(harbor.ScanRequest{Registry: harbor.Registry{URL: "http://" + env.registry},
+		Artifact: harbor.Artifact{Repository: tag.RepositoryStr(), Digest: desc.Digest.String(), Tag: tag.TagStr(), MimeType: string(desc.MediaType)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := env.request(t, "POST", "/harbor/api/v1/scan", harbor.MimeScanRequest, body)
+	var sr harbor.ScanResponse
+	if err := json.NewDecoder(resp.Body).Decode(&sr); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("scan request: %d %v", resp.StatusCode, err)
+	}
+	var vr harbor.VulnerabilityReport
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		resp = env.request(t, "GET", "/harbor/api/v1/scan/"+sr.ID+"/report", "", nil)
+		if resp.StatusCode == http.StatusOK {
+			if err := json.NewDecoder(resp.Body).Decode(&vr); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+		if resp.StatusCode != http.StatusFound || time.Now().After(deadline) {
+			t.Fatalf("report: %d", resp.StatusCode)
+		}
+	}
+	v := env.lastVerdict(t, server.PointHarbor, tag.Context().Name())
+	denied := ""
+	for _, it := range vr.Vulnerabilities {
+		if it.VendorAttributes["class"] == harbor.PolicyClass {
+			denied = it.VendorAttributes["rule"]
+		}
+	}
+	if (denied != "") != (v.Action == verdict.Deny) || denied != "" && (denied != v.Rule || vr.Severity != harbor.SeverityCritical) {
+		t.Errorf("the report's policy entry %q (severity %s), the logged verdict %s by %q", denied, vr.Severity, v.Action, v.Rule)
+	}
+	return v.Action, v.Rule
+}
+
+// dockerDecision is the Docker authorization plugin: dockerd pulls ref
+// and creates a container from it. A refusal naming the rule is a deny;
+// the rule is the one the server logged.
+func dockerDecision(t *testing.T, env *enforceEnv, ref string) (verdict.Action, string) {
+	ctx := context.Background()
+	pull, err := env.docker.ImagePull(ctx, ref, client.ImagePullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, pull)
+	pull.Close()
+	res, err := env.docker.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{Image: ref, Cmd: []string{"/bin/true"}}})
+	if err == nil {
+		if _, err := env.docker.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	} else if !strings.Contains(err.Error(), "authorization denied by plugin") {
+		t.Fatalf("create: %v", err)
+	}
+	v := env.lastVerdict(t, server.PointDocker, ref)
+	if (err != nil) != (v.Action == verdict.Deny) || err != nil && !strings.Contains(err.Error(), fmt.Sprintf("rule %q", v.Rule)) {
+		t.Errorf("create: %v; the logged verdict %s by %q", err, v.Action, v.Rule)
+	}
+	return v.Action, v.Rule
 }

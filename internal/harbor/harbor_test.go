@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -239,5 +240,24 @@ func TestErrorEnvelope(t *testing.T) {
 	schematest.Validate(t, schematest.HarborErrorResponse, marshal(t, e))
 	if string(marshal(t, e)) != `{"error":{"message":"boom"}}` {
 		t.Errorf("envelope %s", marshal(t, e))
+	}
+}
+
+func TestAddVerdict(t *testing.T) {
+	clean := testReport()
+	clean.Findings = nil
+	vr := VulnerabilityReportOf(clean, Artifact{Digest: testDigest}, ScannerOf("1"))
+	AddVerdict(&vr, model.Verdict{Action: model.ActionWarn, Rule: "stale", Reason: "old scan"})
+	if len(vr.Vulnerabilities) != 0 || vr.Severity != SeverityUnknown {
+		t.Errorf("a warning changed the report: %+v", vr)
+	}
+	AddVerdict(&vr, model.Verdict{Action: model.ActionDeny, Rule: "no-root", Reason: "the image runs as root", Policy: "prod@sha256:ab"})
+	schematest.Validate(t, schematest.HarborVulnerabilityReport, marshal(t, vr))
+	if len(vr.Vulnerabilities) != 1 || vr.Severity != SeverityCritical {
+		t.Fatalf("deny: %+v", vr)
+	}
+	if it := vr.Vulnerabilities[0]; it.ID != "customs-policy:no-root" || it.VendorAttributes["class"] != PolicyClass ||
+		it.VendorAttributes["policy"] != "prod@sha256:ab" || !strings.Contains(it.Description, "the image runs as root") {
+		t.Errorf("entry %+v", it)
 	}
 }

@@ -213,3 +213,27 @@ func SBOMReportOf(rep *report.Report, art Artifact, sc Scanner, media string) (S
 	return SBOMReport{GeneratedAt: rep.CreatedAt.UTC(), Artifact: art, Scanner: sc, VendorAttributes: attrs,
 		MediaType: media, SBOM: json.RawMessage(bytes.TrimSpace(buf.Bytes()))}, nil
 }
+
+// PolicyClass is vendor_attributes.class of the entry a policy's deny
+// adds to a vulnerability report.
+const PolicyClass = "policy"
+
+// AddVerdict records an image policy's verdict in a vulnerability
+// report: a deny becomes a Critical entry (id "customs-policy:RULE", the
+// reason as description), so that Harbor's "prevent vulnerable images
+// from running" stops every image the policy denies, at any severity
+// threshold. Warn and allow add nothing.
+func AddVerdict(vr *VulnerabilityReport, v model.Verdict) {
+	if v.Action != model.ActionDeny {
+		return
+	}
+	attrs := map[string]string{"class": PolicyClass, "rule": v.Rule, "action": string(v.Action)}
+	if v.Policy != "" {
+		attrs["policy"] = v.Policy
+	}
+	vr.Vulnerabilities = append(vr.Vulnerabilities, VulnerabilityItem{
+		ID: "customs-policy:" + v.Rule, Package: "image", Severity: SeverityCritical,
+		Description: "Denied by the image policy's rule " + v.Rule + ": " + v.Reason, VendorAttributes: attrs,
+	})
+	vr.Severity = SeverityCritical
+}

@@ -23,6 +23,9 @@ import (
 	"github.com/customs-scanner/customs/internal/store"
 )
 
+// PointHarbor names the Harbor scanner API in logged verdicts.
+const PointHarbor = "harbor"
+
 // DefaultHarborPath is where Harbor's pluggable scanner API is served.
 const DefaultHarborPath = "/harbor"
 
@@ -213,8 +216,27 @@ func (s *Server) harborReport(w http.ResponseWriter, r *http.Request) {
 		}
 		harbor.WriteJSON(w, http.StatusOK, want.ContentType, sb)
 	default:
-		harbor.WriteJSON(w, http.StatusOK, want.ContentType, harbor.VulnerabilityReportOf(rep, art, sc))
+		vr := harbor.VulnerabilityReportOf(rep, art, sc)
+		// The image policy's deny is an entry too, so that Harbor stops
+		// what the policy denies.
+		v, err := s.Decide(r.Context(), DecideRequest{Image: harborRef(st.Image, art.Tag), Digest: st.Digest, Point: PointHarbor})
+		if err != nil {
+			s.harborInternal(w, r, fmt.Errorf("the image policy's verdict: %w", err))
+			return
+		}
+		harbor.AddVerdict(&vr, v)
+		harbor.WriteJSON(w, http.StatusOK, want.ContentType, vr)
 	}
+}
+
+// harborRef is the reference the policy matches a Harbor artifact by:
+// the scanned REGISTRY/REPOSITORY@DIGEST, with the tag Harbor named.
+func harborRef(image, tag string) string {
+	repo, digest, ok := strings.Cut(image, "@")
+	if !ok || tag == "" {
+		return image
+	}
+	return repo + ":" + tag + "@" + digest
 }
 
 // harborArtifact is the artifact a report describes: as the scan request

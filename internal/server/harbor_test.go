@@ -244,6 +244,26 @@ func TestHarborAdapter(t *testing.T) {
 			}
 			schematest.Validate(t, schema, sb.SBOM)
 		}
+		// The image policy's deny is an entry of the report: Harbor stops
+		// what the policy denies.
+		for _, v := range vr.Vulnerabilities {
+			if v.VendorAttributes["class"] == harbor.PolicyClass {
+				t.Errorf("the built-in policy denied a scanned image: %+v", v)
+			}
+		}
+		if code := ts.call(t, "PUT", "/api/v1/policies", ts.admin, []byte(dockerPolicy), nil); code != 201 {
+			t.Fatalf("put policy: %d", code)
+		}
+		code, _, data = ts.harborPoll(t, id, harbor.MimeVulnReport, "")
+		if err := json.Unmarshal(data, &vr); code != 200 || err != nil {
+			t.Fatalf("report under a policy: %d %s", code, data)
+		}
+		schematest.Validate(t, schematest.HarborVulnerabilityReport, data)
+		if last := vr.Vulnerabilities[len(vr.Vulnerabilities)-1]; vr.Severity != harbor.SeverityCritical || last.ID != "customs-policy:no-secrets" ||
+			last.Severity != harbor.SeverityCritical || last.VendorAttributes["class"] != harbor.PolicyClass {
+			t.Errorf("report under a policy: %s %+v", vr.Severity, last)
+		}
+
 		code, h, data = ts.harborCall(t, "GET", "/scan/"+id+"/report", ts.read, harbor.MimeSBOMReport, nil)
 		harborError(t, "SBOM without a format", code, 400, h, data)
 		code, h, data = ts.harborCall(t, "GET", "/scan/"+id+"/report", ts.read, "text/html", nil)
