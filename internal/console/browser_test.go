@@ -105,6 +105,34 @@ func (p *pageProblems) listen(ev any) {
 	}
 }
 
+// accessibilityJS lists what a page breaks of WCAG AA that a script can
+// tell: text whose contrast with its background is under 4.5:1 (3:1 for
+// large text), and form controls without a label.
+const accessibilityJS = `(() => {
+  const rgb = s => { const m = s.match(/[\d.]+/g) || [0, 0, 0, 0]; return m.map(Number); };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const background = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor);
+    if (c.length < 4 || c[3] > 0) { return c; } } return [255, 255, 255]; };
+  const out = [];
+  for (const el of document.querySelectorAll("body *")) {
+    if (el.closest("svg") || el.closest(".visually-hidden") || !el.offsetParent && getComputedStyle(el).position !== "fixed") { continue; }
+    const text = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    if (text && !el.disabled) {
+      const st = getComputedStyle(el);
+      const a = lum(rgb(st.color)), b = lum(background(el));
+      const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+      const size = parseFloat(st.fontSize), bold = parseInt(st.fontWeight, 10) >= 700;
+      const need = size >= 24 || bold && size >= 18.66 ? 3 : 4.5;
+      if (ratio < need) { out.push("contrast " + ratio.toFixed(2) + " of " + el.tagName + " '" + el.textContent.trim().slice(0, 30) + "'"); }
+    }
+    if (el.matches("input:not([type=hidden]), select, textarea") && !(el.labels && el.labels.length) && !el.getAttribute("aria-label")) {
+      out.push("no label: " + el.outerHTML.slice(0, 80));
+    }
+  }
+  return out;
+})()`
+
 // TestBrowser drives the console in Chromium against a server with the
 // embedded store and an in-process registry: sign in, add the registry,
 // sweep it, watch its scans finish, open the image, see its malware and
@@ -180,6 +208,13 @@ func TestBrowser(t *testing.T) {
 		}
 		if err := os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644); err != nil {
 			t.Fatal(err)
+		}
+		broken, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](accessibilityJS))
+		if err != nil {
+			t.Fatalf("accessibility of %s: %v", name, err)
+		}
+		for _, problem := range broken {
+			t.Errorf("%s: %s", name, problem)
 		}
 		return b
 	}
