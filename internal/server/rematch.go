@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,8 +16,8 @@ import (
 // is contacted, so they never wait behind scans.
 const QueueRematch = "rematch"
 
-// rematchPage is how many images a re-match reads at once.
-const rematchPage = 200
+// rematchBatch is how many images a re-match reads and stores at once.
+const rematchBatch = 100
 
 // RematchArgs is a re-match job: bring the findings of every live image's
 // latest scan up to the vulnerability database generation Generation (or
@@ -94,66 +93,81 @@ func (s *Server) rematchAll(ctx context.Context, rm *pipeline.Rematcher, batch s
 	var st rematchStats
 	after := ""
 	for {
-		page, err := s.store.StaleScans(ctx, rm.Generation(), after, rematchPage)
+		page, err := s.store.StaleScans(ctx, rm.Generation(), after, rematchBatch)
 		if err != nil || len(page) == 0 {
 			return st, err
 		}
-		var unchanged []store.MatchedScan
-		for _, m := range page {
-			after = m.Digest
-			st.images++
-			n, same, err := s.rematchImage(ctx, rm, m, batch)
-			if err != nil {
-				return st, fmt.Errorf("re-match %s: %w", m.Digest, err)
-			}
-			if same {
-				unchanged = append(unchanged, m)
-				continue
-			}
-			if n > 0 {
-				st.changed++
-				st.events += n
-			}
-		}
-		if err := s.store.MarkMatched(ctx, rm.Generation(), unchanged); err != nil {
+		after = page[len(page)-1].Digest
+		st.images += len(page)
+		if err := s.rematchPage(ctx, rm, page, batch, &st); err != nil {
 			return st, err
 		}
 	}
 }
 
-// rematchImage brings the image's latest scan m up to rm's generation. It
-// returns how many events it recorded, and same when the findings stay as
-// they are (the caller marks the scan current). A scan stored meanwhile
-// is re-matched in its turn.
-func (s *Server) rematchImage(ctx context.Context, rm *pipeline.Rematcher, m store.MatchedScan, batch string) (int, bool, error) {
+// rematchPage brings the latest scans of page up to rm's generation: the
+// images whose findings change are stored in one transaction, the others
+// marked current. An image whose latest scan changed meanwhile is
+// re-matched from that one.
+func (s *Server) rematchPage(ctx context.Context, rm *pipeline.Rematcher, page []store.MatchedScan, batch string, st *rematchStats) error {
 	for range 5 {
-		rep, err := s.store.ScanReport(ctx, m.Digest, m.Scan)
+		var saves []store.Rematch
+		var unchanged []store.MatchedScan
+		for _, m := range page {
+			r, err := s.rematchScan(ctx, rm, m, batch)
+			if err != nil {
+				return fmt.Errorf("re-match %s: %w", m.Digest, err)
+			}
+			if r == nil {
+				unchanged = append(unchanged, m)
+				continue
+			}
+			saves = append(saves, *r)
+		}
+		if err := s.store.MarkMatched(ctx, rm.Generation(), unchanged); err != nil {
+			return err
+		}
+		ids, err := s.store.SaveRematches(ctx, saves)
 		if err != nil {
-			return 0, false, err
+			return err
 		}
-		out, added, resolved, err := rm.Rematch(ctx, rep, m.Generation)
-		if err != nil {
-			return 0, false, err
+		var again []store.MatchedScan
+		for i, id := range ids {
+			if id != 0 {
+				st.changed++
+				st.events += len(saves[i].Events)
+				continue
+			}
+			latest, err := s.store.LatestScan(ctx, saves[i].Of.Digest)
+			if err != nil {
+				return err
+			}
+			if latest.Generation != rm.Generation() {
+				again = append(again, *latest)
+			}
 		}
-		if out == nil {
-			return 0, true, nil
+		if len(again) == 0 {
+			return nil
 		}
-		events := append(store.NewEvents(m.Digest, m.Name, store.EventNew, store.ReasonRematch, rm.Generation(), added),
-			store.NewEvents(m.Digest, m.Name, store.EventResolved, store.ReasonRematch, rm.Generation(), resolved)...)
-		_, err = s.store.SaveRematch(ctx, store.Rematch{Of: m, Worker: s.cfg.HostName, Generation: rm.Generation(), Report: out, Events: events, Batch: batch})
-		if !errors.Is(err, store.ErrStale) {
-			return len(events), false, err
-		}
-		latest, err := s.store.LatestScan(ctx, m.Digest)
-		if err != nil {
-			return 0, false, err
-		}
-		if latest.Generation == rm.Generation() {
-			return 0, false, nil
-		}
-		m = *latest
+		page = again
 	}
-	return 0, false, fmt.Errorf("its latest scan kept changing")
+	return fmt.Errorf("the latest scans of %d images kept changing", len(page))
+}
+
+// rematchScan re-matches the scan m against rm's database: the re-match
+// to store, or nil when the findings stay as they are.
+func (s *Server) rematchScan(ctx context.Context, rm *pipeline.Rematcher, m store.MatchedScan, batch string) (*store.Rematch, error) {
+	rep, err := s.store.ScanReport(ctx, m.Digest, m.Scan)
+	if err != nil {
+		return nil, err
+	}
+	out, added, resolved, err := rm.Rematch(ctx, rep, m.Generation)
+	if err != nil || out == nil {
+		return nil, err
+	}
+	events := append(store.NewEvents(m.Digest, m.Name, store.EventNew, store.ReasonRematch, rm.Generation(), added),
+		store.NewEvents(m.Digest, m.Name, store.EventResolved, store.ReasonRematch, rm.Generation(), resolved)...)
+	return &store.Rematch{Of: m, Worker: s.cfg.HostName, Generation: rm.Generation(), Report: out, Events: events, Batch: batch}, nil
 }
 
 // currentFindings brings a fresh scan's report, matched against the

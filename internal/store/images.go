@@ -165,13 +165,37 @@ func encodeReport(rep *report.Report) (blob []byte, sum string, by map[model.Cla
 	return blob, string(b), by, all, nil
 }
 
-// setAdvisories makes rep's advisories those of the image digest.
+// setAdvisories makes rep's advisories those of the image digest,
+// changing only the rows that differ (a rescan or re-match changes few).
 func setAdvisories(ctx context.Context, tx *Tx, digest string, rep *report.Report) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM image_advisory WHERE digest = ?`, digest); err != nil {
+	rows, err := tx.Query(ctx, `SELECT advisory FROM image_advisory WHERE digest = ?`, digest)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for rows.Next() {
+		var adv string
+		if err := rows.Scan(&adv); err != nil {
+			rows.Close()
+			return err
+		}
+		have[adv] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, adv := range advisories(rep) {
+		if have[adv] {
+			delete(have, adv)
+			continue
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO image_advisory(advisory, digest) VALUES(?, ?) ON CONFLICT DO NOTHING`, adv, digest); err != nil {
+			return err
+		}
+	}
+	for adv := range have {
+		if _, err := tx.Exec(ctx, `DELETE FROM image_advisory WHERE advisory = ? AND digest = ?`, adv, digest); err != nil {
 			return err
 		}
 	}

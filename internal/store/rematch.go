@@ -7,13 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/report"
 )
-
-// ErrStale is returned by SaveRematch when the image's latest scan is no
-// longer the one re-matched: another scan or re-match was stored
-// meanwhile. Read it again and re-match that.
-var ErrStale = errors.New("the image has a newer scan")
 
 // MatchedScan is an image's latest scan and the vulnerability database
 // generation its findings are current with.
@@ -88,47 +84,70 @@ type Rematch struct {
 	Batch  string
 }
 
-// SaveRematch stores a re-match as a scan of its own (rematch_of names the
-// scan whose inventory was matched again; no layer was read) and makes it
-// the image's latest: summary, worst severities and advisories follow it,
-// while last_scanned stays the time the image was last read. The events
-// are recorded with it. ErrStale means the image's latest scan is not
-// r.Of any more.
-func (s *Store) SaveRematch(ctx context.Context, r Rematch) (int64, error) {
-	rep := r.Report
-	blob, sum, by, all, err := encodeReport(rep)
-	if err != nil {
-		return 0, err
+// SaveRematches stores re-matches, in one transaction, each as a scan of
+// its own (rematch_of names the scan whose inventory was matched again; no
+// layer was read) made its image's latest: summary, worst severities and
+// advisories follow it, while last_scanned stays the time the image was
+// last read. Each one's events are recorded with it. It returns the new
+// scans' ids in the order of rs; 0 for a re-match whose image's latest
+// scan is not its Of any more (another scan or re-match was stored
+// meanwhile: read it again and re-match that), which is left out.
+func (s *Store) SaveRematches(ctx context.Context, rs []Rematch) ([]int64, error) {
+	type encoded struct {
+		blob []byte
+		sum  string
+		by   map[model.Class]int
+		all  int
+	}
+	enc := make([]encoded, len(rs))
+	for i, r := range rs {
+		blob, sum, by, all, err := encodeReport(r.Report)
+		if err != nil {
+			return nil, err
+		}
+		enc[i] = encoded{blob, sum, by, all}
 	}
 	at := Millis(time.Now())
-	var id int64
-	err = s.InTx(ctx, func(tx *Tx) error {
-		// Takes the image's row: a scan stored meanwhile wins.
-		res, err := tx.Exec(ctx, `UPDATE image SET last_scan = last_scan WHERE digest = ? AND last_scan = ?`, r.Of.Digest, r.Of.Scan)
-		if err != nil {
-			return err
+	var ids []int64
+	err := s.InTx(ctx, func(tx *Tx) error {
+		ids = make([]int64, len(rs))
+		for i, r := range rs {
+			// Takes the image's row: a scan stored meanwhile wins.
+			res, err := tx.Exec(ctx, `UPDATE image SET last_scan = last_scan WHERE digest = ? AND last_scan = ?`, r.Of.Digest, r.Of.Scan)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			e := enc[i]
+			var id int64
+			if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation, rematch_of)
+				SELECT NULL, digest, input, source, ?, ?, ?, ?, ?, 0, 0, ?, ?, id FROM scan WHERE id = ? RETURNING id`,
+				r.Worker, at, at, e.sum, len(r.Report.Findings), e.blob, r.Generation, r.Of.Scan).Scan(&id); err != nil {
+				return err
+			}
+			set := []string{"last_scan = ?", "findings = ?", "summary = ?", "worst = ?"}
+			args := []any{id, len(r.Report.Findings), e.sum, e.all}
+			for _, c := range Classes {
+				set = append(set, "worst_"+string(c)+" = ?")
+				args = append(args, e.by[c])
+			}
+			if _, err := tx.Exec(ctx, `UPDATE image SET `+strings.Join(set, ", ")+` WHERE digest = ?`, append(args, r.Of.Digest)...); err != nil {
+				return err
+			}
+			if err := setAdvisories(ctx, tx, r.Of.Digest, r.Report); err != nil {
+				return err
+			}
+			if err := addEvents(ctx, tx, id, r.Batch, r.Events); err != nil {
+				return err
+			}
+			ids[i] = id
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return errors.Join(ErrStale, err)
-		}
-		if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation, rematch_of)
-			SELECT NULL, digest, input, source, ?, ?, ?, ?, ?, 0, 0, ?, ?, id FROM scan WHERE id = ? RETURNING id`,
-			r.Worker, at, at, string(sum), len(rep.Findings), blob, r.Generation, r.Of.Scan).Scan(&id); err != nil {
-			return err
-		}
-		set := []string{"last_scan = ?", "findings = ?", "summary = ?", "worst = ?"}
-		args := []any{id, len(rep.Findings), string(sum), all}
-		for _, c := range Classes {
-			set = append(set, "worst_"+string(c)+" = ?")
-			args = append(args, by[c])
-		}
-		if _, err := tx.Exec(ctx, `UPDATE image SET `+strings.Join(set, ", ")+` WHERE digest = ?`, append(args, r.Of.Digest)...); err != nil {
-			return err
-		}
-		if err := setAdvisories(ctx, tx, r.Of.Digest, rep); err != nil {
-			return err
-		}
-		return addEvents(ctx, tx, id, r.Batch, r.Events)
+		return nil
 	})
-	return id, err
+	return ids, err
 }
