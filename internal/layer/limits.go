@@ -9,7 +9,7 @@ package layer
 // its default.
 type Limits struct {
 	// MaxFileBytes is how many bytes of one file are read for analysis.
-	// A file above the in-memory budget (64 MiB) is read through a
+	// A file above the in-memory budget (32 MiB) is read through a
 	// temporary file mapped into memory, so this bound costs disk space
 	// (one file per parallel walk), not heap.
 	MaxFileBytes int64

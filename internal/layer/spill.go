@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/debug"
+	"sync"
 )
 
 // errSpill marks a failure to hold a file on disk (no space, no temporary
@@ -56,9 +58,40 @@ func spill(r io.Reader, n int64, buf []byte) (data []byte, release func(), err e
 	if err != nil {
 		return fail(fmt.Errorf("%w: %v", errSpill, err))
 	}
+	mapped(n)
 	return data, func() {
 		unmap()
+		mapped(-n)
 		f.Close()
 		cleanup()
 	}, nil
+}
+
+// The pages of a spilled file that analyzers touch count in the process's
+// memory like heap, but the runtime's soft memory limit does not see them.
+// While files are mapped the limit is lowered by their size (to no less
+// than half of it), so that the collector makes room for them rather than
+// letting the heap grow next to the mapping.
+var (
+	mappedMu    sync.Mutex
+	mappedBytes int64
+	limitBefore int64 // the limit while nothing is mapped
+)
+
+// mapped records n more (negative: fewer) bytes mapped.
+func mapped(n int64) {
+	mappedMu.Lock()
+	defer mappedMu.Unlock()
+	if mappedBytes == 0 {
+		limitBefore = debug.SetMemoryLimit(-1)
+	}
+	mappedBytes += n
+	switch {
+	case limitBefore == math.MaxInt64:
+		// No limit to keep.
+	case mappedBytes == 0:
+		debug.SetMemoryLimit(limitBefore)
+	default:
+		debug.SetMemoryLimit(max(limitBefore-mappedBytes, limitBefore/2))
+	}
 }

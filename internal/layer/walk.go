@@ -154,8 +154,9 @@ const smallFileBytes = 1 << 20
 // every walk of the process together. A larger file gets a heap buffer of
 // its own while the budget has room for it; otherwise (the budget is taken
 // by other walks, or the file is larger than all of it) the file is spilled
-// to a temporary file mapped into memory. A walk never waits for another.
-const largeBudgetBytes = 64 << 20
+// to a temporary file mapped into memory, and the soft memory limit makes
+// room for the mapping (see mapped). A walk never waits for another.
+const largeBudgetBytes = 32 << 20
 
 var largeBudget = semaphore.NewWeighted(largeBudgetBytes)
 

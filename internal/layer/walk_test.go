@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -504,5 +505,36 @@ func TestBackgroundWork(t *testing.T) {
 	want := []string{"etc/second: walk went on", "etc/first: background work done", "etc/first: starter: analyzer panicked: boom"}
 	if len(w.Result.Warnings) != 3 || w.Result.Warnings[0] != want[0] || w.Result.Warnings[1] != want[1] || !strings.HasPrefix(w.Result.Warnings[2], want[2]) {
 		t.Fatalf("warnings %q, want %q", w.Result.Warnings, want)
+	}
+}
+
+// limitSeer records the soft memory limit while it analyses a file.
+type limitSeer struct{ limit int64 }
+
+func (*limitSeer) Name() string                         { return "limit" }
+func (*limitSeer) Version() int                         { return 1 }
+func (*limitSeer) Need(e *analyzer.Entry) analyzer.Need { return analyzer.Content }
+func (l *limitSeer) Analyze(context.Context, *analyzer.File, *analyzer.Result) error {
+	l.limit = debug.SetMemoryLimit(-1)
+	return nil
+}
+
+// TestSpilledFilesLowerTheMemoryLimit: while a spilled file is mapped, the
+// soft memory limit is lowered by its size, to half of it at most, and
+// restored once the file is done.
+func TestSpilledFilesLowerTheMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(200 << 20)
+	defer debug.SetMemoryLimit(before)
+	for _, c := range []struct{ size, want int64 }{{40 << 20, 160 << 20}, {150 << 20, 100 << 20}} {
+		l := &limitSeer{}
+		if _, err := layer.Walk(context.Background(), bigLayer("opt/big.bin", c.size, 'm'), []analyzer.Analyzer{l}, layer.Limits{}); err != nil {
+			t.Fatal(err)
+		}
+		if l.limit != c.want {
+			t.Errorf("%d MiB file: limit %d MiB while mapped, want %d MiB", c.size>>20, l.limit>>20, c.want>>20)
+		}
+		if now := debug.SetMemoryLimit(-1); now != 200<<20 {
+			t.Errorf("limit %d MiB after the walk, want it restored", now>>20)
+		}
 	}
 }
