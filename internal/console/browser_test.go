@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
@@ -370,6 +371,18 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	shot("overview-phone")
+
+	// Without JavaScript the pages work the same: the filter's button
+	// submits it.
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	do("images without JavaScript", chromedp.Navigate(cs.url+"/images"), chromedp.WaitVisible(chromedp.CSS("table.images")),
+		chromedp.Click(chromedp.ID("malware")), chromedp.Click(chromedp.CSS(`form.filters button[type="submit"]`)))
+	waitFor("the malware filter without JavaScript", `location.search.includes("malware=1") && document.readyState === "complete" && document.querySelectorAll("table.images tbody tr").length === 1`, 30*time.Second)
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false}); err != nil {
+		t.Fatal(err)
+	}
 
 	// Keyboard: the first Tab reaches the skip link.
 	do("keyboard", chromedp.Navigate(cs.url+"/"), chromedp.KeyEvent("\t"))
