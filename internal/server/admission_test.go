@@ -84,7 +84,7 @@ func tlsClient(t testing.TB, certFile string) *http.Client {
 
 // startAdmission runs a server over TLS that knows reg as a plain-HTTP
 // registry, with the policy text in force.
-func startAdmission(t *testing.T, dsn, reg, policy string, timeout time.Duration) *testServer {
+func startAdmission(t testing.TB, dsn, reg, policy string, timeout time.Duration) *testServer {
 	t.Helper()
 	cfg := newConfig(t.TempDir(), dsn)
 	cfg.TLSCert, cfg.TLSKey = tlsFiles(t)
@@ -97,7 +97,7 @@ func startAdmission(t *testing.T, dsn, reg, policy string, timeout time.Duration
 	return ts
 }
 
-func (ts *testServer) putPolicy(t *testing.T, text string) PolicyAnswer {
+func (ts *testServer) putPolicy(t testing.TB, text string) PolicyAnswer {
 	t.Helper()
 	var a PolicyAnswer
 	if code := ts.call(t, "PUT", "/api/v1/policies", ts.admin, []byte(text), &a); code != 201 {
@@ -107,7 +107,7 @@ func (ts *testServer) putPolicy(t *testing.T, text string) PolicyAnswer {
 }
 
 // scan queues a scan of ref through the API and waits for it.
-func (ts *testServer) scan(t *testing.T, ref string) {
+func (ts *testServer) scan(t testing.TB, ref string) {
 	t.Helper()
 	var q ScanStatus
 	if code := ts.call(t, "POST", "/api/v1/scans", ts.admin, ScanRequest{Image: ref, PlainHTTP: true}, &q); code != 202 {
@@ -120,14 +120,14 @@ func (ts *testServer) scan(t *testing.T, ref string) {
 
 // admit sends an AdmissionReview creating obj (kind kind in group) in
 // namespace and returns the response.
-func (ts *testServer) admit(t *testing.T, group, kind, namespace string, obj any) *admissionv1.AdmissionResponse {
+func (ts *testServer) admit(t testing.TB, group, kind, namespace string, obj any) *admissionv1.AdmissionResponse {
 	t.Helper()
 	return ts.admitUpdate(t, group, kind, namespace, obj, nil)
 }
 
 // admitUpdate sends an AdmissionReview updating old to obj (creating obj
 // when old is nil).
-func (ts *testServer) admitUpdate(t *testing.T, group, kind, namespace string, obj, old any) *admissionv1.AdmissionResponse {
+func (ts *testServer) admitUpdate(t testing.TB, group, kind, namespace string, obj, old any) *admissionv1.AdmissionResponse {
 	t.Helper()
 	raw, err := json.Marshal(obj)
 	if err != nil {
@@ -195,7 +195,7 @@ func containers(images ...string) []corev1.Container {
 }
 
 // cleanImage has an OS and nothing else; secretImage a credential file.
-func cleanImage(t *testing.T, marker string) v1.Image {
+func cleanImage(t testing.TB, marker string) v1.Image {
 	return testimage.Image(t, v1.Config{User: "1000"},
 		testimage.Layer(t, testimage.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"), testimage.File("srv/marker", marker)))
 }
@@ -407,4 +407,28 @@ func TestPolicyVersions(t *testing.T) {
 			t.Errorf("policy in force: version %d, %v", v, err)
 		}
 	})
+}
+
+// BenchmarkAdmissionReview: one AdmissionReview of a Pod with three
+// containers whose images the server has scanned, over TLS with the
+// embedded store: digest look-ups in the registry, report reads, the
+// policy and the verdict log.
+func BenchmarkAdmissionReview(b *testing.B) {
+	reg := registry(b)
+	var images []string
+	for i := range 3 {
+		ref := fmt.Sprintf("%s/team/app%d:1", reg, i)
+		push(b, ref, cleanImage(b, ref))
+		images = append(images, ref)
+	}
+	ts := startAdmission(b, "", reg, admissionPolicy, time.Minute)
+	for _, ref := range images {
+		ts.scan(b, ref)
+	}
+	pod := workloads(corev1.PodSpec{Containers: containers(images...)})[0].obj
+	for b.Loop() {
+		if resp := ts.admit(b, "", "Pod", "prod", pod); !resp.Allowed {
+			b.Fatalf("denied: %+v", resp.Result)
+		}
+	}
 }

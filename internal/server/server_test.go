@@ -169,7 +169,7 @@ func startWith(t testing.TB, cfg Config) *testServer {
 
 // call makes an API request (body: JSON of a value, or []byte as it is)
 // and decodes a JSON answer into out.
-func (ts *testServer) call(t *testing.T, method, path, token string, body any, out any) int {
+func (ts *testServer) call(t testing.TB, method, path, token string, body any, out any) int {
 	t.Helper()
 	var rd io.Reader
 	if b, ok := body.([]byte); ok {
@@ -197,7 +197,7 @@ func (ts *testServer) call(t *testing.T, method, path, token string, body any, o
 }
 
 // wait polls a scan until it ends.
-func (ts *testServer) wait(t *testing.T, id int64) ScanStatus {
+func (ts *testServer) wait(t testing.TB, id int64) ScanStatus {
 	t.Helper()
 	var st ScanStatus
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
