@@ -10,9 +10,13 @@ import (
 	"sync"
 )
 
-// errSpill marks a failure to hold a file on disk (no space, no temporary
-// directory): a property of the machine, not of the layer.
+// errSpill marks a failure to hold a file on disk (no space left): a
+// property of the machine, not of the layer.
 var errSpill = errors.New("spilling to a temporary file failed")
+
+// errNoTempFile marks a spill that could not start (no writable temporary
+// directory, no mmap for the size): nothing was read yet.
+var errNoTempFile = errors.New("no temporary file for a large file")
 
 // spill copies the next n bytes of r, through buf, into a temporary file
 // that no other process can open by name, and maps that file read-only
@@ -20,21 +24,22 @@ var errSpill = errors.New("spilling to a temporary file failed")
 // cache, not to the heap: a file larger than the in-memory budget is read
 // whole without holding its bytes in memory, and the kernel may drop the
 // pages analyzers are done with. release unmaps and deletes the file.
-// An error wrapping errSpill comes from the disk or the mapping; any other
-// comes from r.
+// An error wrapping errNoTempFile means nothing was read from r; one
+// wrapping errSpill comes from the disk or the mapping; any other comes
+// from r.
 func spill(r io.Reader, n int64, buf []byte) (data []byte, release func(), err error) {
 	if n <= 0 || n > math.MaxInt {
-		return nil, nil, fmt.Errorf("%w: cannot map %d bytes", errSpill, n)
+		return nil, nil, fmt.Errorf("%w: cannot map %d bytes", errNoTempFile, n)
 	}
 	f, err := os.CreateTemp("", "customs-file-*")
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", errSpill, err)
+		return nil, nil, fmt.Errorf("%w: %v", errNoTempFile, err)
 	}
 	cleanup, err := hide(f)
 	if err != nil {
 		f.Close()
 		cleanup()
-		return nil, nil, fmt.Errorf("%w: %v", errSpill, err)
+		return nil, nil, fmt.Errorf("%w: %v", errNoTempFile, err)
 	}
 	fail := func(err error) ([]byte, func(), error) {
 		f.Close()

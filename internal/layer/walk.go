@@ -176,31 +176,47 @@ func readAndAnalyze(ctx context.Context, r io.Reader, f *analyzer.File, lim Limi
 		buf = make([]byte, n)
 	default:
 		data, release, err := spill(r, n, (*small)[:cap(*small)])
-		if errors.Is(err, errSpill) {
+		switch {
+		case errors.Is(err, errNoTempFile):
+			// Without a temporary file, bounded memory costs waiting:
+			// the file's beginning, up to the whole budget, is read
+			// into memory once the budget has room for it.
+			w := min(n, largeBudgetBytes)
+			if err := largeBudget.Acquire(ctx, w); err != nil {
+				return fmt.Errorf("reading %s: %w", f.Path, err)
+			}
+			defer largeBudget.Release(w)
+			buf = make([]byte, w)
+			if w < n {
+				res.Warn(f.Path, fmt.Sprintf("only the first %d bytes analysed: %v", w, err))
+				res.Incomplete = true
+			}
+		case errors.Is(err, errSpill):
 			// The rest of the file is skipped by the tar reader; the
 			// machine, not the layer, is to blame.
 			res.Warn(f.Path, fmt.Sprintf("%d bytes not analysed: %v", f.Size, err))
 			res.Incomplete = true
 			return nil
-		}
-		if err != nil {
+		case err != nil:
 			return fmt.Errorf("reading %s: %w", f.Path, err)
+		default:
+			defer release()
+			// The mapping is read-only: an analyzer that wrote to it
+			// would fault, which must be a panic it is blamed for, not
+			// a crash.
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			f.Content = data
+			f.Truncated = f.Size > n
+			analyzeAll(ctx, f, analyzers, needs, res)
+			return nil
 		}
-		defer release()
-		// The mapping is read-only: an analyzer that wrote to it would
-		// fault, which must be a panic it is blamed for, not a crash.
-		defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-		f.Content = data
-		f.Truncated = f.Size > lim.MaxFileBytes
-		analyzeAll(ctx, f, analyzers, needs, res)
-		return nil
 	}
 	got, err := io.ReadFull(r, buf)
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", f.Path, err)
 	}
 	f.Content = buf[:got]
-	f.Truncated = f.Size > lim.MaxFileBytes
+	f.Truncated = f.Size > int64(got)
 	analyzeAll(ctx, f, analyzers, needs, res)
 	return nil
 }

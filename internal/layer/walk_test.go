@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -535,6 +536,26 @@ func TestSpilledFilesLowerTheMemoryLimit(t *testing.T) {
 		}
 		if now := debug.SetMemoryLimit(-1); now != 200<<20 {
 			t.Errorf("limit %d MiB after the walk, want it restored", now>>20)
+		}
+	}
+}
+
+// TestNoTemporaryDirectory: without a writable temporary directory a large
+// file is still analysed, from memory: whole when it fits the budget, else
+// its beginning, and the result is then not to be cached.
+func TestNoTemporaryDirectory(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	for _, c := range []struct {
+		size       int64
+		incomplete bool
+	}{{20 << 20, false}, {40 << 20, true}} {
+		l := &checker{sizes: map[string]int{}}
+		w, err := layer.Walk(context.Background(), bigLayer("opt/big.bin", c.size, 't'), []analyzer.Analyzer{l}, layer.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := int64(l.sizes["opt/big.bin"]); got != min(c.size, 32<<20) || w.Result.Incomplete != c.incomplete {
+			t.Errorf("%d MiB file: %d bytes analysed, incomplete %v, warnings %q", c.size>>20, got, w.Result.Incomplete, w.Result.Warnings)
 		}
 	}
 }
