@@ -3,7 +3,6 @@ package imagecheck
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
@@ -73,13 +72,13 @@ func shellCommand(s string) string {
 }
 
 var (
-	reUpdate  = regexp.MustCompile(`\b(apt-get|apt|apk)\s+(-\S+\s+)*update\b`)
-	reInstall = regexp.MustCompile(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*(install|upgrade|dist-upgrade|full-upgrade|build-dep)\b|\bapk\s+(-\S+\s+)*(add|upgrade)\b`)
-	reUpgrade = regexp.MustCompile(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*(upgrade|dist-upgrade|full-upgrade)\b|\bapk\s+(-\S+\s+)*upgrade\b|\b(yum|dnf|microdnf)\s+(-\S+\s+)*(upgrade|update|distro-sync)(\s+-\S+)*\s*($|[;&|)])`)
-	rePipe    = regexp.MustCompile(`\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+(-\S+\s+)*)?(\S*/)?(env\s+)?(sh|bash|dash|zsh|ksh|ash|python[0-9.]*|perl|ruby|node)(\s|$|;|&|\))` +
+	reUpdate  = analyzer.Regexp(`\b(apt-get|apt|apk)\s+(-\S+\s+)*update\b`)
+	reInstall = analyzer.Regexp(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*(install|upgrade|dist-upgrade|full-upgrade|build-dep)\b|\bapk\s+(-\S+\s+)*(add|upgrade)\b`)
+	reUpgrade = analyzer.Regexp(`\b(apt-get|apt|aptitude)\s+(-\S+\s+)*(upgrade|dist-upgrade|full-upgrade)\b|\bapk\s+(-\S+\s+)*upgrade\b|\b(yum|dnf|microdnf)\s+(-\S+\s+)*(upgrade|update|distro-sync)(\s+-\S+)*\s*($|[;&|)])`)
+	rePipe    = analyzer.Regexp(`\b(curl|wget)\b[^|;&]*\|\s*(sudo\s+(-\S+\s+)*)?(\S*/)?(env\s+)?(sh|bash|dash|zsh|ksh|ash|python[0-9.]*|perl|ruby|node)(\s|$|;|&|\))` +
 		`|\b(sh|bash|dash|zsh|ksh)\s+(-\S+\s+)*-c\s+["']?\$\(\s*(curl|wget)\b` +
 		`|\b(sh|bash|dash|zsh|ksh)\s+<\(\s*(curl|wget)\b`)
-	reChmod = regexp.MustCompile(`\bchmod\s+(-\S+\s+)*(0?777|a\+rwx|ugo\+rwx|a=rwx|ugo=rwx|o\+w|o\+rwx|a\+w)(\s|$|;|&)`)
+	reChmod = analyzer.Regexp(`\bchmod\s+(-\S+\s+)*(0?777|a\+rwx|ugo\+rwx|a=rwx|ugo=rwx|o\+w|o\+rwx|a\+w)(\s|$|;|&)`)
 )
 
 // historyChecks reports risky build steps, each at history[i] (the index
@@ -118,16 +117,16 @@ func InstructionChecks(in Instruction) []string {
 	switch in.Op {
 	case "RUN":
 		cmd := strings.Join(strings.Fields(strings.ReplaceAll(in.Args, "\\\n", " ")), " ")
-		if reUpdate.MatchString(cmd) && !reInstall.MatchString(cmd) {
+		if reUpdate().MatchString(cmd) && !reInstall().MatchString(cmd) {
 			ids = append(ids, check.HistoryUpdateAlone)
 		}
-		if reUpgrade.MatchString(cmd) {
+		if reUpgrade().MatchString(cmd) {
 			ids = append(ids, check.HistoryUpgrade)
 		}
-		if rePipe.MatchString(cmd) {
+		if rePipe().MatchString(cmd) {
 			ids = append(ids, check.HistoryPipeToShell)
 		}
-		if reChmod.MatchString(cmd) {
+		if reChmod().MatchString(cmd) {
 			ids = append(ids, check.HistoryChmod777)
 		}
 	case "ADD":

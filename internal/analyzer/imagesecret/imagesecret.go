@@ -38,11 +38,11 @@ func (a *Analyzer) Name() string { return "imagesecret" }
 
 var (
 	// Command-line password flags: --password=x, --password x, -p'x' (mysql).
-	passwordFlag = regexp.MustCompile(`(?i)(?:^|\s)--?(?:password|passwd|pass|token|secret|api-key|apikey)(?:=|\s+)("[^"]+"|'[^']+'|[^\s;&|]+)`)
-	mysqlFlag    = regexp.MustCompile(`(?:^|\s)(?:mysql|mysqladmin|mysqldump|mariadb)\b[^;&|]*\s-p([^\s;&|'"-][^\s;&|]*)`)
-	curlUser     = regexp.MustCompile(`(?:^|\s)(?:curl|wget)\b[^;&|]*\s(?:-u|--user|--http-user|--password)[= ]?['"]?([^\s'";&|]+:[^\s'";&|]+|[^\s'";&|]+)`)
-	chpasswd     = regexp.MustCompile(`echo\s+(?:-e\s+)?['"]?([A-Za-z0-9._-]+:[^\s'"|]+)['"]?\s*\|\s*(?:/usr/sbin/)?chpasswd`)
-	buildArg     = regexp.MustCompile(`^\|\d+ ((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)+)`)
+	passwordFlag = analyzer.Regexp(`(?i)(?:^|\s)--?(?:password|passwd|pass|token|secret|api-key|apikey)(?:=|\s+)("[^"]+"|'[^']+'|[^\s;&|]+)`)
+	mysqlFlag    = analyzer.Regexp(`(?:^|\s)(?:mysql|mysqladmin|mysqldump|mariadb)\b[^;&|]*\s-p([^\s;&|'"-][^\s;&|]*)`)
+	curlUser     = analyzer.Regexp(`(?:^|\s)(?:curl|wget)\b[^;&|]*\s(?:-u|--user|--http-user|--password)[= ]?['"]?([^\s'";&|]+:[^\s'";&|]+|[^\s'";&|]+)`)
+	chpasswd     = analyzer.Regexp(`echo\s+(?:-e\s+)?['"]?([A-Za-z0-9._-]+:[^\s'"|]+)['"]?\s*\|\s*(?:/usr/sbin/)?chpasswd`)
+	buildArg     = analyzer.Regexp(`^\|\d+ ((?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)+)`)
 )
 
 // AnalyzeImage implements analyzer.ImageAnalyzer.
@@ -72,7 +72,7 @@ func (a *Analyzer) AnalyzeImage(ctx context.Context, img *analyzer.Image) ([]mod
 		}
 		loc := fmt.Sprintf("history[%d]", i)
 		cb := h.CreatedBy
-		if m := buildArg.FindStringSubmatch(cb); m != nil {
+		if m := buildArg().FindStringSubmatch(cb); m != nil {
 			for _, kv := range strings.Fields(m[1]) {
 				name, val, _ := strings.Cut(kv, "=")
 				out = append(out, a.keyValue(loc, name, val, "build argument")...)
@@ -135,10 +135,10 @@ func (a *Analyzer) command(loc, cmd string) []model.Finding {
 		id    string
 		title string
 	}{
-		{passwordFlag, "command-password-flag", "Password or token passed on a command line"},
-		{mysqlFlag, "command-password-flag", "Password passed to a MySQL client with -p"},
-		{curlUser, "command-basic-auth", "Credentials passed to curl or wget"},
-		{chpasswd, "build-chpasswd", "Account password set at build time with chpasswd"},
+		{passwordFlag(), "command-password-flag", "Password or token passed on a command line"},
+		{mysqlFlag(), "command-password-flag", "Password passed to a MySQL client with -p"},
+		{curlUser(), "command-basic-auth", "Credentials passed to curl or wget"},
+		{chpasswd(), "build-chpasswd", "Account password set at build time with chpasswd"},
 	} {
 		for _, m := range p.re.FindAllStringSubmatch(cmd, 8) {
 			v := strings.Trim(m[1], `"'`)
@@ -155,12 +155,12 @@ func (a *Analyzer) command(loc, cmd string) []model.Finding {
 	return out
 }
 
-var placeholderRe = regexp.MustCompile(`(?i)^(?:|\$\{?[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}?|\$\(.*\)|<[^>]*>|x+|\*+|-|changeme|change_?me|your[_-].*|todo|null|none|example|file:.*|/.*|stdin|env:.*)$`)
+var placeholderRe = analyzer.Regexp(`(?i)^(?:|\$\{?[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}?|\$\(.*\)|<[^>]*>|x+|\*+|-|changeme|change_?me|your[_-].*|todo|null|none|example|file:.*|/.*|stdin|env:.*)$`)
 
 // placeholder reports values that are not credentials: empty, variable
 // references, command substitutions, paths, redactions.
 func placeholder(v string) bool {
-	return placeholderRe.MatchString(strings.TrimSpace(v))
+	return placeholderRe().MatchString(strings.TrimSpace(v))
 }
 
 func bound(s string) string {

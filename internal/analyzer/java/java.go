@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
@@ -260,9 +259,9 @@ func newPackage(group, artifact, version string) (model.Package, bool) {
 	return model.Package{Name: group + ":" + artifact, Version: version, Type: model.TypeMaven, PURL: purl.Maven(group, artifact, version)}, true
 }
 
-var idRe = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,200}$`)
+var idRe = analyzer.Regexp(`^[A-Za-z0-9_.\-]{1,200}$`)
 
-func validID(s string) bool { return idRe.MatchString(s) }
+func validID(s string) bool { return idRe().MatchString(s) }
 
 func validVersion(v string) bool {
 	return v != "" && len(v) <= 128 && !strings.ContainsAny(v, " \t\r\n/\\${}")
@@ -318,7 +317,7 @@ func manifest(b []byte) map[string]string {
 	return out
 }
 
-var fileVersionRe = regexp.MustCompile(`^(.+?)-(\d[\w.+\-]*)$`)
+var fileVersionRe = analyzer.Regexp(`^(.+?)-(\d[\w.+\-]*)$`)
 
 // fromManifest names an archive that has no pom.properties: the artifact
 // and maybe the version from its file name ("bson-3.6.3.jar"), the version
@@ -335,7 +334,7 @@ func fromManifest(b []byte, fileName string) (model.Package, string, bool) {
 	m := manifest(b)
 	stem := strings.TrimSuffix(fileName, path.Ext(fileName))
 	artifact, version := stem, ""
-	if sub := fileVersionRe.FindStringSubmatch(stem); sub != nil {
+	if sub := fileVersionRe().FindStringSubmatch(stem); sub != nil {
 		artifact, version = sub[1], sub[2]
 	}
 	if v := m["Implementation-Version"]; v != "" {

@@ -2,13 +2,14 @@ package ruby
 
 import (
 	"errors"
-	"regexp"
 	"strings"
+
+	"github.com/customs-scanner/customs/internal/analyzer"
 )
 
 // blockVar finds the block parameter of Gem::Specification.new (usually "s"
 // or "spec").
-var blockVar = regexp.MustCompile(`Gem::Specification\.new\b[^|\n]{0,200}\|\s*([A-Za-z_][A-Za-z0-9_]*)\s*\|`)
+var blockVar = analyzer.Regexp(`Gem::Specification\.new\b[^|\n]{0,200}\|\s*([A-Za-z_][A-Za-z0-9_]*)\s*\|`)
 
 // ParseGemspec reads a gem's name, version and licenses from the text of its
 // specification without running it: literal assignments to the block
@@ -19,7 +20,7 @@ var blockVar = regexp.MustCompile(`Gem::Specification\.new\b[^|\n]{0,200}\|\s*([
 func ParseGemspec(b []byte, filename string) (Gem, error) {
 	text := string(b)
 	v := "s"
-	if m := blockVar.FindStringSubmatch(text); m != nil {
+	if m := blockVar().FindStringSubmatch(text); m != nil {
 		v = m[1]
 	} else if !strings.Contains(text, "Gem::Specification") {
 		return Gem{}, errors.New("gemspec without Gem::Specification")

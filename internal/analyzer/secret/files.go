@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/model"
 )
 
@@ -46,9 +47,9 @@ func sensitiveFile(p string, size int64, content []byte) []fileHit {
 	case historyFiles[base] && size > 0:
 		return []fileHit{{ID: "shell-history", Title: "Command history file shipped in the image", Severity: model.Medium}}
 	case base == ".git-credentials":
-		return lineValues(text, gitCredential, "git-credentials", "Git credential store with a password or token", model.High)
+		return lineValues(text, gitCredential(), "git-credentials", "Git credential store with a password or token", model.High)
 	case base == "credentials" && path.Base(dir) == ".aws":
-		return lineValues(text, awsSecret, "aws-credentials-file", "AWS credentials file with a secret access key", model.Critical)
+		return lineValues(text, awsSecret(), "aws-credentials-file", "AWS credentials file with a secret access key", model.Critical)
 	case base == "application_default_credentials.json" || base == "adc.json" && strings.Contains(p, "gcloud/legacy_credentials/"):
 		if strings.Contains(text, `"refresh_token"`) || strings.Contains(text, `"private_key"`) {
 			return []fileHit{{ID: "gcloud-credentials", Title: "Google Cloud application default credentials", Severity: model.Critical, Line: 1}}
@@ -62,32 +63,32 @@ func sensitiveFile(p string, size int64, content []byte) []fileHit {
 	case base == "config.json" && path.Base(dir) == ".docker":
 		return dockerConfig(content)
 	case base == ".npmrc":
-		return lineValues(text, npmToken, "npmrc-token", "npm configuration with an auth token or password", model.High)
+		return lineValues(text, npmToken(), "npmrc-token", "npm configuration with an auth token or password", model.High)
 	case base == ".pypirc":
-		return lineValues(text, iniPassword, "pypirc-password", "PyPI configuration with a password", model.High)
+		return lineValues(text, iniPassword(), "pypirc-password", "PyPI configuration with a password", model.High)
 	case base == ".netrc" || base == "_netrc":
-		return lineValues(text, netrcPassword, "netrc-password", "netrc file with a password", model.High)
+		return lineValues(text, netrcPassword(), "netrc-password", "netrc file with a password", model.High)
 	case isEnvFile(base):
 		return envFile(text)
 	case isKubeconfig(p, text):
-		return lineValues(text, kubeCredential, "kubeconfig-credentials", "kubeconfig with embedded credentials", model.Critical)
+		return lineValues(text, kubeCredential(), "kubeconfig-credentials", "kubeconfig with embedded credentials", model.Critical)
 	}
 	return nil
 }
 
 var (
-	gitCredential  = regexp.MustCompile(`^[a-z][a-z0-9+.-]*://[^:/\s]*:([^@\s]+)@`)
-	awsSecret      = regexp.MustCompile(`(?i)^\s*aws_(?:secret_access_key|session_token)\s*=\s*(\S+)`)
-	npmToken       = regexp.MustCompile(`(?i)(?:_authToken|_auth|_password)\s*=\s*"?([^"\s]+)`)
-	iniPassword    = regexp.MustCompile(`(?i)^\s*password\s*[=:]\s*(\S+)`)
-	netrcPassword  = regexp.MustCompile(`(?:^|\s)password\s+(\S+)`)
-	kubeCredential = regexp.MustCompile(`^\s*-?\s*(?:client-key-data|token|password|auth-provider-token|id-token|refresh-token):\s*"?([^"\s]{8,})`)
-	envLine        = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$`)
-	placeholder    = regexp.MustCompile(`(?i)^(?:["']?\s*["']?|\$\{?[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}?|<[^>]*>|x+|\*+|changeme|change_?me|your[_-].*|todo|null|none|example|secret|password)$`)
+	gitCredential  = analyzer.Regexp(`^[a-z][a-z0-9+.-]*://[^:/\s]*:([^@\s]+)@`)
+	awsSecret      = analyzer.Regexp(`(?i)^\s*aws_(?:secret_access_key|session_token)\s*=\s*(\S+)`)
+	npmToken       = analyzer.Regexp(`(?i)(?:_authToken|_auth|_password)\s*=\s*"?([^"\s]+)`)
+	iniPassword    = analyzer.Regexp(`(?i)^\s*password\s*[=:]\s*(\S+)`)
+	netrcPassword  = analyzer.Regexp(`(?:^|\s)password\s+(\S+)`)
+	kubeCredential = analyzer.Regexp(`^\s*-?\s*(?:client-key-data|token|password|auth-provider-token|id-token|refresh-token):\s*"?([^"\s]{8,})`)
+	envLine        = analyzer.Regexp(`^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*?)\s*$`)
+	placeholder    = analyzer.Regexp(`(?i)^(?:["']?\s*["']?|\$\{?[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}?|<[^>]*>|x+|\*+|changeme|change_?me|your[_-].*|todo|null|none|example|secret|password)$`)
 )
 
 // lineValues reports each line where re's first group captures a value
-// that is not a placeholder.
+// that is not a placeholder().
 func lineValues(text string, re *regexp.Regexp, id, title string, sev model.Severity) []fileHit {
 	var out []fileHit
 	for i, l := range strings.Split(text, "\n") {
@@ -95,7 +96,7 @@ func lineValues(text string, re *regexp.Regexp, id, title string, sev model.Seve
 			continue
 		}
 		m := re.FindStringSubmatch(l)
-		if m == nil || placeholder.MatchString(m[1]) {
+		if m == nil || placeholder().MatchString(m[1]) {
 			continue
 		}
 		out = append(out, fileHit{ID: id, Title: title, Severity: sev, Line: i + 1, Secret: m[1]})
@@ -187,12 +188,12 @@ func envFile(text string) []fileHit {
 		if len(l) > 4096 || strings.HasPrefix(strings.TrimSpace(l), "#") {
 			continue
 		}
-		m := envLine.FindStringSubmatch(l)
+		m := envLine().FindStringSubmatch(l)
 		if m == nil {
 			continue
 		}
 		val := strings.Trim(m[2], `"'`)
-		if val == "" || placeholder.MatchString(val) {
+		if val == "" || placeholder().MatchString(val) {
 			continue
 		}
 		if first == 0 {
