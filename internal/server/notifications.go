@@ -87,6 +87,8 @@ func (s *Server) checkNotification(body NotificationRequest) (*store.Notificatio
 		return nil, fmt.Errorf("url: longer than %d characters", maxNotifyURL)
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 		return nil, fmt.Errorf("url %q: want an absolute http or https URL", body.URL)
+	case u.User != nil:
+		return nil, errors.New("url: no user or password in the URL (the URL is listed to every reader; deliveries are authenticated by their signature)")
 	case body.Secret == "" || len(body.Secret) > maxNotifySecret:
 		return nil, fmt.Errorf("secret: required, at most %d bytes (deliveries are signed with it)", maxNotifySecret)
 	case s.key == nil:
