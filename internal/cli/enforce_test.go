@@ -79,13 +79,14 @@ type enforceEnv struct {
 	policyFile string
 	server     *server.Server
 	url, admin string
-	// docker is a dockerd whose authorization plugin is the server's.
-	docker *client.Client
+	// docker is a dockerd whose authorization plugin is the server's;
+	// remoteDocker one whose plugin is `customs authz` asking the server.
+	docker, remoteDocker *client.Client
 }
 
 // enforcement is one enforcement point: decide returns the action it
-// took on the image ref and the rule that decided. More points (the
-// Docker authorization plugin, Harbor) are more rows: a function that
+// took on the image ref and the rule that decided. More points are more
+// rows: a function that
 // asks that point about ref, with what it needs started once in
 // newEnforceEnv or lazily in the function.
 type enforcement struct {
@@ -97,7 +98,12 @@ var enforcements = []enforcement{
 	{"cli", cliDecision},
 	{"kubernetes", admissionDecision},
 	{"harbor", harborDecision},
-	{"docker", dockerDecision},
+	{"docker", func(t *testing.T, env *enforceEnv, ref string) (verdict.Action, string) {
+		return dockerDecision(t, env, env.docker, ref)
+	}},
+	{"docker-remote", func(t *testing.T, env *enforceEnv, ref string) (verdict.Action, string) {
+		return dockerDecision(t, env, env.remoteDocker, ref)
+	}},
 }
 
 // TestEnforcementPointsAgree: for the same image and policy, every
@@ -177,14 +183,7 @@ func newEnforceEnv(t *testing.T) *enforceEnv {
 		s.Close()
 	})
 	env.server, env.url = s, "http://"+ln.Addr().String()
-	host, _ := testenv.DockerAuthz(t, authz)
-	if err := os.Symlink(strings.TrimPrefix(host, "unix://"), link); err != nil {
-		t.Fatal(err)
-	}
-	if env.docker, err = client.New(client.WithHost(host), client.WithAPIVersionNegotiation()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.docker.Close() })
+	_, env.docker = testenv.DockerAuthz(t, authz, link)
 	if env.admin, err = s.Store().CreateToken(ctx, store.RoleAdmin, "enforce"); err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +194,7 @@ func newEnforceEnv(t *testing.T) *enforceEnv {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("PUT policy: %d", resp.StatusCode)
 	}
+	env.remoteDocker = startRemoteAuthz(t, env)
 	return env
 }
 
@@ -358,20 +358,47 @@ func harborDecision(t *testing.T, env *enforceEnv, ref string) (verdict.Action, 
 	return v.Action, v.Rule
 }
 
-// dockerDecision is the Docker authorization plugin: dockerd pulls ref
-// and creates a container from it. A refusal naming the rule is a deny;
-// the rule is the one the server logged.
-func dockerDecision(t *testing.T, env *enforceEnv, ref string) (verdict.Action, string) {
+// startRemoteAuthz runs `customs authz` asking the server, and a dockerd
+// whose authorization plugin it is; it returns a client of that dockerd.
+func startRemoteAuthz(t *testing.T, env *enforceEnv) *client.Client {
+	t.Helper()
+	dir := t.TempDir()
+	sock, link := filepath.Join(dir, "authz.sock"), filepath.Join(dir, "docker.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	var stderr bytes.Buffer
+	go func() {
+		defer close(done)
+		if code := Main(ctx, []string{"authz", "--server", env.url, "--token", env.admin, "--socket", sock,
+			"--docker-host", "unix://" + link, "--host-name", "remote"}, io.Discard, &stderr); code != ExitOK {
+			t.Errorf("customs authz: exit %d", code)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("customs authz:\n%s", stderr.String())
+		}
+	})
+	_, cli := testenv.DockerAuthz(t, sock, link)
+	return cli
+}
+
+// dockerDecision is a Docker authorization plugin: the dockerd of cli
+// pulls ref and creates a container from it. A refusal naming the rule
+// is a deny; the rule is the one the server logged.
+func dockerDecision(t *testing.T, env *enforceEnv, docker *client.Client, ref string) (verdict.Action, string) {
 	ctx := context.Background()
-	pull, err := env.docker.ImagePull(ctx, ref, client.ImagePullOptions{})
+	pull, err := docker.ImagePull(ctx, ref, client.ImagePullOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, _ = io.Copy(io.Discard, pull)
 	pull.Close()
-	res, err := env.docker.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{Image: ref, Cmd: []string{"/bin/true"}}})
+	res, err := docker.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{Image: ref, Cmd: []string{"/bin/true"}}})
 	if err == nil {
-		if _, err := env.docker.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{}); err != nil {
+		if _, err := docker.ContainerRemove(ctx, res.ID, client.ContainerRemoveOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	} else if !strings.Contains(err.Error(), "authorization denied by plugin") {

@@ -76,7 +76,7 @@ filters; 2 usage or scan error, or a vulnerability database older than --db-max-
 	root.AddCommand(newDBCmd(stdout, stderr))
 	root.AddCommand(newDemoCmd(stdout, stderr))
 	root.AddCommand(newRegistryCmd(stdout, stderr))
-	root.AddCommand(newServerCmd(stdout, stderr))
+	root.AddCommand(newServerCmd(stdout, stderr), newAuthzCmd(stderr))
 	return root
 }
 

@@ -160,22 +160,17 @@ func TestDockerd(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	host, _ := testenv.DockerAuthz(t, sock)
+	_, cli := testenv.DockerAuthz(t, sock, "")
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode: %v %v", fi, err)
 	}
-	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
 	for _, ref := range []string{"customs-authz/clean:1", "customs-authz/risky:1"} {
 		testenv.DockerLoad(t, cli, ref, testimage.Image(t, v1.Config{Cmd: []string{"/bin/true"}}, testimage.Layer(t, testimage.File("etc/marker", ref))))
 	}
 	if _, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{Image: "customs-authz/clean:1"}, Name: "clean"}); err != nil {
 		t.Errorf("create from the clean image: %v", err)
 	}
-	_, err = cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{Image: "customs-authz/risky:1"}, Name: "risky"})
+	_, err := cli.ContainerCreate(ctx, client.ContainerCreateOptions{Config: &container.Config{Image: "customs-authz/risky:1"}, Name: "risky"})
 	if err == nil || !strings.Contains(err.Error(), "customs: customs-authz/risky:1 denied by rule malware") {
 		t.Errorf("create from the risky image: %v", err)
 	}

@@ -19,3 +19,16 @@ func FuzzCreateImage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDecideRequest: any body is refused or gives a request whose
+// image ID is a sha256 digest, never a panic.
+func FuzzParseDecideRequest(f *testing.F) {
+	f.Add([]byte(`{"image":"registry.example.com/team/app:1","id":"sha256:` + strings.Repeat("ab", 32) +
+		`","repo_digests":["registry.example.com/team/app@sha256:` + strings.Repeat("cd", 32) + `"],"host":"node-1"}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := ParseDecideRequest(body)
+		if err == nil && (!strings.HasPrefix(req.ID, "sha256:") || len(req.ID) != 71) {
+			t.Fatalf("id %q", req.ID)
+		}
+	})
+}

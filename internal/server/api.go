@@ -65,6 +65,7 @@ func (s *Server) routes() []route {
 		{"GET /api/v1/verdicts", reader, s.listVerdicts},
 		{"POST /k8s/validate", public, s.validate},
 		{"GET /api/v1/events", reader, s.listEvents},
+		{"POST /api/v1/docker/decide", admin, s.dockerDecide},
 		{"GET " + s.harborBase() + "/api/v1/metadata", reader, s.harborMetadata},
 		{"POST " + s.harborBase() + "/api/v1/scan", admin, s.harborScan},
 		{"GET " + s.harborBase() + "/api/v1/scan/{id}/report", reader, s.harborReport},

@@ -3,12 +3,11 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
+	"io"
+	"net/http"
 	"os"
-	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 
 	"github.com/customs-scanner/customs/internal/dockerauthz"
@@ -65,105 +64,76 @@ type dockerDecider struct {
 	host string
 }
 
-// Decide resolves image in the engine (its ID and registry digests),
-// finds the stored report of the ID or of a registry digest, and
-// evaluates the current policy on it (scanning the local image on
-// demand when the policy asks for it). An image the engine does not have
+// Decide resolves image in the engine (its ID and registry digests)
+// and decides about it with DecideDocker, scanning the local image on
+// demand when the policy asks for it. An image the engine does not have
 // passes: dockerd refuses the create itself, and the client pulls the
 // image and creates again, which is decided then.
 func (d dockerDecider) Decide(ctx context.Context, image string) (dockerauthz.Decision, error) {
-	s := d.s
-	cli, err := client.New(client.WithHost(d.host), client.WithAPIVersionNegotiation(), client.WithUserAgent("customs"))
-	if err != nil {
-		return dockerauthz.Decision{}, err
+	im, err := dockerauthz.Resolve(ctx, d.host, image)
+	if err != nil || im == nil {
+		return dockerauthz.Decision{Allow: im == nil}, err
 	}
-	defer cli.Close()
-	ins, err := cli.ImageInspect(ctx, image)
-	if cerrdefs.IsNotFound(err) {
-		return dockerauthz.Decision{Allow: true}, nil
-	}
-	if err != nil {
-		return dockerauthz.Decision{}, fmt.Errorf("the Docker Engine at %s: %w", d.host, err)
-	}
-	id := ins.ID
-	if !strings.Contains(id, ":") {
-		id = "sha256:" + id
-	}
-	digest, err := d.storedDigest(ctx, id, ins.RepoDigests)
-	if err != nil {
-		return dockerauthz.Decision{}, err
-	}
-	ref := policyRef(image, id, ins.RepoTags, ins.RepoDigests)
-	v, err := s.Decide(ctx, DecideRequest{Image: ref, Digest: digest, Host: s.cfg.HostName, Point: PointDocker,
-		Scan: &ScanArgs{Image: id, Source: source.KindDocker, Engine: d.host, Reason: "docker-authz"}})
+	v, err := d.s.DecideDocker(ctx, *im, d.s.cfg.HostName, &ScanArgs{Image: im.ID, Source: source.KindDocker, Engine: d.host, Reason: "docker-authz"})
 	if err != nil {
 		return dockerauthz.Decision{}, err
 	}
 	if v.Action != verdict.Deny {
 		return dockerauthz.Decision{Allow: true, Message: string(v.Action) + ": " + v.Reason}, nil
 	}
-	return dockerauthz.Decision{Message: describeDockerVerdict(image, v)}, nil
+	return dockerauthz.Decision{Message: dockerauthz.Refusal(image, v)}, nil
 }
 
-// storedDigest is the digest the store knows the image by: its ID (a
-// scan of the local image), else one of its registry digests (a scan of
-// the registry's copy), else its ID (not scanned yet).
-func (d dockerDecider) storedDigest(ctx context.Context, id string, repoDigests []string) (string, error) {
-	candidates := []string{id}
-	for _, rd := range repoDigests {
-		if _, dg, ok := strings.Cut(rd, "@"); ok {
-			candidates = append(candidates, dg)
-		}
-	}
-	for _, c := range candidates {
-		_, err := d.s.store.Image(ctx, c)
+// DecideDocker decides about a Docker Engine's image on host (point
+// docker): its report is the stored report of its ID (a scan of the
+// local image) or of one of its registry digests (a scan of the
+// registry's copy). Without one, scan (when set) scans the local image
+// on demand; else the policy's scan on demand reads the registry's copy,
+// and an image with no registry reference cannot be scanned.
+func (s *Server) DecideDocker(ctx context.Context, im dockerauthz.Image, host string, scan *ScanArgs) (verdict.Verdict, error) {
+	digests := im.Digests()
+	digest := ""
+	for _, c := range digests {
+		_, err := s.store.Image(ctx, c)
 		if err == nil {
-			return c, nil
+			digest = c
+			break
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return "", err
+			return verdict.Verdict{}, err
 		}
 	}
-	return id, nil
-}
-
-// policyRef is the reference rules match the image by: the name the
-// create request gave, unless it gave the image's ID, then the image's
-// first tag or registry digest.
-func policyRef(image, id string, tags, repoDigests []string) string {
-	hex := strings.TrimPrefix(id, "sha256:")
-	short := strings.TrimPrefix(image, "sha256:")
-	if len(short) < 4 || !strings.HasPrefix(hex, short) {
-		return image
-	}
-	if len(tags) > 0 {
-		return tags[0]
-	}
-	if len(repoDigests) > 0 {
-		return repoDigests[0]
-	}
-	return image
-}
-
-// describeDockerVerdict is the refusal dockerd shows the client.
-func describeDockerVerdict(image string, v verdict.Verdict) string {
-	msg := fmt.Sprintf("customs: image %s is denied by rule %q", image, v.Rule)
-	if v.Policy != "" {
-		msg += " of policy " + v.Policy
-	}
-	msg += ": " + v.Reason
-	if len(v.Findings) > 0 {
-		var fs []string
-		for _, f := range v.Findings {
-			fs = append(fs, fmt.Sprintf("%s %s", f.Severity, f.ID))
+	req := DecideRequest{Image: im.Ref, Digest: digest, Host: host, Point: PointDocker, Scan: scan}
+	if digest == "" {
+		switch {
+		case scan != nil:
+			req.Digest = im.ID
+		case len(digests) > 1:
+			req.Digest = digests[1]
+		default:
+			req.Digest, req.NoScan = im.ID, true
 		}
-		msg += " (" + strings.Join(fs, ", ") + ")"
 	}
-	if len(msg) > maxDockerMessage {
-		msg = msg[:maxDockerMessage] + "..."
-	}
-	return msg
+	return s.Decide(ctx, req)
 }
 
-// maxDockerMessage bounds a refusal's message.
-const maxDockerMessage = 1024
+// dockerDecide answers a remote plugin (`customs authz`) with the
+// verdict on an engine's image it resolved (POST /api/v1/docker/decide).
+func (s *Server) dockerDecide(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, dockerauthz.MaxDecideRequest))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body: %v", err)
+		return
+	}
+	req, err := dockerauthz.ParseDecideRequest(body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	v, err := s.DecideDocker(r.Context(), req.Image, req.Host, nil)
+	if err != nil {
+		s.internalError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

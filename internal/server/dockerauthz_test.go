@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,8 +9,10 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/customs-scanner/customs/internal/dockerauthz"
 	"github.com/customs-scanner/customs/internal/store"
 	"github.com/customs-scanner/customs/internal/testenv"
+	"github.com/customs-scanner/customs/internal/verdict"
 )
 
 // dockerPolicy denies images with secrets, scans unscanned images on
@@ -41,15 +42,7 @@ func startWithDockerAuthz(t *testing.T, dsn string) (*testServer, *client.Client
 	cfg.DockerAuthz = DockerAuthzConfig{Socket: filepath.Join(dir, "authz.sock")}
 	cfg.Watch.DockerHost = "unix://" + link
 	ts := startWith(t, cfg)
-	host, _ := testenv.DockerAuthz(t, cfg.DockerAuthz.Socket)
-	if err := os.Symlink(strings.TrimPrefix(host, "unix://"), link); err != nil {
-		t.Fatal(err)
-	}
-	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
+	_, cli := testenv.DockerAuthz(t, cfg.DockerAuthz.Socket, link)
 	return ts, cli
 }
 
@@ -89,6 +82,51 @@ func TestDockerAuthz(t *testing.T) {
 		}
 		if code := ts.call(t, "GET", "/api/v1/verdicts?digest="+risky, ts.read, nil, &vs); code != 200 || len(vs.Verdicts) != 2 ||
 			vs.Verdicts[0].Point != PointDocker || vs.Verdicts[0].Rule != "no-secrets" || vs.Verdicts[0].Host != "test-host" {
+			t.Errorf("verdicts: %d %+v", code, vs)
+		}
+	})
+}
+
+// TestDockerDecide: POST /api/v1/docker/decide (customs authz asking a
+// remote server) needs an admin token, refuses malformed images, and
+// decides on the stored report of a registry digest; an image no
+// registry holds and no report describes is unscanned, with no scan
+// queued.
+func TestDockerDecide(t *testing.T) {
+	reg := registry(t)
+	ref := reg + "/team/app:1"
+	digest := push(t, ref, vulnerableImage(t, "decide"))
+	eachStore(t, func(t *testing.T, dsn string) {
+		ts := start(t, t.TempDir(), dsn)
+		if code := ts.call(t, "PUT", "/api/v1/policies", ts.admin, []byte(dockerPolicy), nil); code != 201 {
+			t.Fatalf("put policy: %d", code)
+		}
+		var queued ScanStatus
+		if code := ts.call(t, "POST", "/api/v1/scans", ts.admin, ScanRequest{Image: ref, PlainHTTP: true}, &queued); code != 202 {
+			t.Fatal(code)
+		}
+		ts.wait(t, queued.ID)
+		id := "sha256:" + strings.Repeat("0", 64)
+		req := dockerauthz.DecideRequest{Image: dockerauthz.Image{Ref: ref, ID: id, RepoDigests: []string{reg + "/team/app@" + digest}}, Host: "node-1"}
+		if code := ts.call(t, "POST", "/api/v1/docker/decide", ts.read, req, nil); code != 403 {
+			t.Errorf("read token: %d", code)
+		}
+		if code := ts.call(t, "POST", "/api/v1/docker/decide", ts.admin, []byte(`{"image":"a","id":"sha256:1"}`), nil); code != 400 {
+			t.Errorf("bad id: %d", code)
+		}
+		var v verdict.Verdict
+		if code := ts.call(t, "POST", "/api/v1/docker/decide", ts.admin, req, &v); code != 200 || v.Action != verdict.Deny || v.Rule != "no-secrets" {
+			t.Errorf("stored image: %d %+v", code, v)
+		}
+		local := dockerauthz.DecideRequest{Image: dockerauthz.Image{Ref: "app:dev", ID: id}}
+		if code := ts.call(t, "POST", "/api/v1/docker/decide", ts.admin, local, &v); code != 200 || v.Action != verdict.Deny || v.Rule != verdict.RuleUnscanned {
+			t.Errorf("local image: %d %+v", code, v)
+		}
+		var vs struct {
+			Verdicts []store.VerdictRecord `json:"verdicts"`
+		}
+		if code := ts.call(t, "GET", "/api/v1/verdicts?digest="+digest, ts.read, nil, &vs); code != 200 || len(vs.Verdicts) != 1 ||
+			vs.Verdicts[0].Point != PointDocker || vs.Verdicts[0].Host != "node-1" {
 			t.Errorf("verdicts: %d %+v", code, vs)
 		}
 	})

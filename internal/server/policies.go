@@ -176,6 +176,9 @@ type DecideRequest struct {
 	// of a scan of REGISTRY/REPOSITORY@DIGEST in its registry: a scan of
 	// a local engine's image (Engine set), run on this host's queue.
 	Scan *ScanArgs
+	// NoScan says the image cannot be scanned on demand (a remote
+	// engine's image that no registry holds).
+	NoScan bool
 }
 
 // Decide evaluates the current policy for an image: it resolves the
@@ -208,7 +211,7 @@ func (s *Server) Decide(ctx context.Context, req DecideRequest) (verdict.Verdict
 		return verdict.Verdict{}, err
 	}
 	var waited string
-	if rep == nil && pol.Unscanned.ScanOnDemand {
+	if rep == nil && pol.Unscanned.ScanOnDemand && !req.NoScan {
 		if rep, waited, err = s.scanOnDemand(ctx, img, reg, src, req.Scan, pol.Unscanned.Timeout); err != nil {
 			return verdict.Verdict{}, err
 		}

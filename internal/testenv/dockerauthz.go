@@ -25,11 +25,12 @@ const PluginSpecDir = "/etc/docker/plugins"
 // DockerAuthz starts a Docker Engine for t alone whose every API request
 // goes through the authorization plugin answering on socket (dockerd
 // activates it at start: it waits up to 10 s for the socket to appear).
-// It writes a plugin spec
-// of a name unique to the call in PluginSpecDir, starts dockerd with
-// --authorization-plugin of that name, and removes both when t ends. It
-// returns the engine's address and the plugin's name.
-func DockerAuthz(t testing.TB, socket string) (host, plugin string) {
+// It writes a plugin spec of a name unique to the call in PluginSpecDir,
+// starts dockerd with --authorization-plugin of that name, and removes
+// both when t ends. When link is set, it is made a symbolic link to the
+// engine's socket: a plugin started first can be given the link as the
+// engine's address. It returns the engine's address and a client of it.
+func DockerAuthz(t testing.TB, socket, link string) (string, *client.Client) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if _, err := os.Stat(socket); err == nil {
@@ -41,7 +42,7 @@ func DockerAuthz(t testing.TB, socket string) (host, plugin string) {
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	plugin = "customs-test-" + hex.EncodeToString(b)
+	plugin := "customs-test-" + hex.EncodeToString(b)
 	s := &service{}
 	t.Cleanup(s.stop)
 	if os.Geteuid() == 0 {
@@ -72,7 +73,18 @@ func DockerAuthz(t testing.TB, socket string) (host, plugin string) {
 	if s.addr == "" {
 		unavailable(t, s, "Docker Engine with an authorization plugin")
 	}
-	return "unix://" + s.addr, plugin
+	if link != "" {
+		if err := os.Symlink(s.addr, link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host := "unix://" + s.addr
+	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return host, cli
 }
 
 // DockerLoad loads img into the engine of cli as ref (docker load) and
