@@ -164,6 +164,7 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.DurationVar(&cfg.Admission.Timeout, "admission-timeout", 8*time.Second, "longest answer of the Kubernetes admission webhook (POST /k8s/validate), digest look-ups and scans on demand included; keep it under the webhook's timeoutSeconds")
 	fl.BoolVar(&cfg.Admission.FailOpen, "admission-fail-open", false, "admit workloads whose images could not be decided within --admission-timeout (default: deny them)")
 	fl.BoolVar(&cfg.Admission.RequireToken, "admission-require-token", false, "the admission webhook needs an API token (read role) from the Kubernetes API server (see docs/kubernetes.md)")
+	fl.StringVar(&cfg.Admission.PullSecretsDir, "admission-pull-secrets", "", "read the pull secrets pods name in imagePullSecrets from `DIR`, mounted as DIR/NAMESPACE/SECRET/.dockerconfigjson: their registry credentials resolve and scan the pods' images (see docs/kubernetes.md)")
 	fl.StringVar(&cfg.DockerAuthz.Socket, "docker-authz-socket", "", "answer the Docker Engine (--docker-host) as its authorization plugin on this Unix socket: container creates from images the policy denies are refused (see docs/kubernetes.md)")
 	fl.BoolVar(&cfg.DockerAuthz.FailOpen, "docker-authz-fail-open", false, "let container creates through when the plugin cannot decide (default: refuse them)")
 	fl.DurationVar(&cfg.DockerAuthz.Timeout, "docker-authz-timeout", 25*time.Second, "longest the plugin takes over one decision, a scan on demand included (dockerd waits 30s)")

@@ -33,6 +33,10 @@ type AdmissionConfig struct {
 	// the Authorization header, as the API server sends it when its
 	// AdmissionConfiguration gives one; by default it needs none.
 	RequireToken bool
+	// PullSecretsDir holds the pull secrets pods may name, mounted as
+	// DIR/<namespace>/<secret>/.dockerconfigjson (or .dockercfg); ""
+	// reads none.
+	PullSecretsDir string
 }
 
 // Bounds of the admission webhook.
@@ -187,7 +191,7 @@ func (s *Server) review(ctx context.Context, req *admissionv1.AdmissionRequest) 
 	if len(images) > maxImages {
 		return refuse(http.StatusBadRequest, fmt.Sprintf("customs decides at most %d images per object, this one has %d", maxImages, len(images)))
 	}
-	results := s.decideImages(ctx, images, req.Namespace)
+	results := s.decideImages(ctx, images, req.Namespace, secretNames(spec))
 	var denied, warnings []string
 	for i, res := range results {
 		img := images[i]
@@ -272,9 +276,10 @@ type decision struct {
 	err error
 }
 
-// decideImages decides each image, a few at a time, and returns when all
-// are decided or ctx ends: an image not decided by then has an error.
-func (s *Server) decideImages(ctx context.Context, images []podImage, namespace string) []decision {
+// decideImages decides each image (with the pull secrets of namespace
+// the pod names), a few at a time, and returns when all are decided or
+// ctx ends: an image not decided by then has an error.
+func (s *Server) decideImages(ctx context.Context, images []podImage, namespace string, pullSecrets []string) []decision {
 	out := make([]decision, len(images))
 	var mu sync.Mutex
 	done := make([]bool, len(images))
@@ -289,7 +294,7 @@ func (s *Server) decideImages(ctx context.Context, images []podImage, namespace 
 				return
 			}
 			defer func() { <-sem }()
-			v, err := s.Decide(ctx, DecideRequest{Image: img.image, Namespace: namespace, Point: PointKubernetes})
+			v, err := s.Decide(ctx, DecideRequest{Image: img.image, Namespace: namespace, Point: PointKubernetes, PullSecrets: pullSecrets})
 			mu.Lock()
 			out[i], done[i] = decision{v: v, err: err}, true
 			mu.Unlock()

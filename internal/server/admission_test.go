@@ -87,8 +87,15 @@ func tlsClient(t testing.TB, certFile string) *http.Client {
 func startAdmission(t testing.TB, dsn, reg, policy string, timeout time.Duration) *testServer {
 	t.Helper()
 	cfg := newConfig(t.TempDir(), dsn)
-	cfg.TLSCert, cfg.TLSKey = tlsFiles(t)
 	cfg.Admission.Timeout = timeout
+	return startAdmissionWith(t, cfg, reg, policy)
+}
+
+// startAdmissionWith is startAdmission with a configuration of the
+// test's own.
+func startAdmissionWith(t testing.TB, cfg Config, reg, policy string) *testServer {
+	t.Helper()
+	cfg.TLSCert, cfg.TLSKey = tlsFiles(t)
 	ts := startWith(t, cfg)
 	if _, err := ts.store.SaveRegistry(context.Background(), &store.Registry{URL: reg, PlainHTTP: true}, time.Time{}); err != nil {
 		t.Fatal(err)

@@ -114,7 +114,8 @@ type ScanArgs struct {
 	// RegistryID is the registry a sweep found Image in: its credentials
 	// and TLS settings apply, and the sweep records its tags.
 	RegistryID int64 `json:"registry_id,omitempty" river:"unique"`
-	// Auth is the registry credentials a Harbor scan request carried,
+	// Auth is the registry credentials a Harbor scan request carried (or
+	// the pull secret an admission review resolved the image with),
 	// sealed with the server's secret key (base64); AuthID tells credentials apart
 	// (a keyed hash of them), so a request with other credentials, or
 	// none, is another job.

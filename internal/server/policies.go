@@ -172,6 +172,10 @@ type DecideRequest struct {
 	Namespace, Host string
 	// Point is the enforcement point (PointKubernetes, ...).
 	Point string
+	// PullSecrets names the pull secrets of Namespace the workload
+	// gives (imagePullSecrets): the first with credentials for the
+	// image's registry is used over the server's.
+	PullSecrets []string
 	// Scan, when set, is the job that scans the image on demand instead
 	// of a scan of REGISTRY/REPOSITORY@DIGEST in its registry: a scan of
 	// a local engine's image (Engine set), run on this host's queue.
@@ -182,8 +186,9 @@ type DecideRequest struct {
 }
 
 // Decide evaluates the current policy for an image: it resolves the
-// image's digest in its registry (with the credentials of a registry
-// configured on the server, if one matches), reads the image's latest
+// image's digest in its registry (with the credentials of the first of
+// the request's pull secrets that has some for it, else those of a
+// registry configured on the server, if one matches), reads the image's latest
 // stored report and, for an image without one whose policy asks to scan
 // on demand, queues a scan and waits for it within the policy's timeout
 // and ctx. Every verdict is logged. An error means no decision could be
@@ -201,10 +206,14 @@ func (s *Server) Decide(ctx context.Context, req DecideRequest) (verdict.Verdict
 	if err != nil {
 		return verdict.Verdict{}, err
 	}
+	auth, err := s.pullSecretSource(req, img, &src)
+	if err != nil {
+		return verdict.Verdict{}, err
+	}
 	if req.Digest != "" {
 		img.Digest = req.Digest
 	} else if img.Digest, err = resolveDigest(ctx, req.Image, src); err != nil {
-		return verdict.Verdict{}, fmt.Errorf("image %s: %w", req.Image, err)
+		return verdict.Verdict{}, fmt.Errorf("image %s could not be resolved to a digest: %w", req.Image, err)
 	}
 	rep, err := s.store.LatestReport(ctx, img.Digest)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -212,7 +221,7 @@ func (s *Server) Decide(ctx context.Context, req DecideRequest) (verdict.Verdict
 	}
 	var waited string
 	if rep == nil && pol.Unscanned.ScanOnDemand && !req.NoScan {
-		if rep, waited, err = s.scanOnDemand(ctx, img, reg, src, req.Scan, pol.Unscanned.Timeout); err != nil {
+		if rep, waited, err = s.scanOnDemand(ctx, img, reg, src, auth, req.Scan, pol.Unscanned.Timeout); err != nil {
 			return verdict.Verdict{}, err
 		}
 	}
@@ -284,15 +293,20 @@ func resolveDigest(ctx context.Context, ref string, src source.Options) (string,
 	return "", fmt.Errorf("the index %s has no image for %s", desc.Digest, want.String())
 }
 
-// scanOnDemand queues a scan of img (by digest; local, when set, is the
-// job instead) and waits for its report up to timeout (and ctx). No
-// report in time is no error: the image is still unscanned, and waited
-// says why.
-func (s *Server) scanOnDemand(ctx context.Context, img verdict.Image, reg *store.Registry, src source.Options, local *ScanArgs, timeout time.Duration) (*report.Report, string, error) {
+// scanOnDemand queues a scan of img (by digest, with auth when set:
+// credentials of a pull secret; local, when set, is the job instead) and
+// waits for its report up to timeout (and ctx). No report in time is no
+// error: the image is still unscanned, and waited says why.
+func (s *Server) scanOnDemand(ctx context.Context, img verdict.Image, reg *store.Registry, src source.Options, auth *credentials, local *ScanArgs, timeout time.Duration) (*report.Report, string, error) {
 	ref := img.Registry + "/" + img.Repository + "@" + img.Digest
 	args := ScanArgs{Image: ref, PlainHTTP: src.PlainHTTP, Insecure: src.Insecure, Reason: "admission"}
 	if reg != nil {
 		args.RegistryID = reg.ID
+	}
+	if auth != nil && local == nil {
+		if why, err := s.sealJobAuth(&args, *auth); why != "" || err != nil {
+			return nil, why, err
+		}
 	}
 	var opts *river.InsertOpts
 	if local != nil {

@@ -225,6 +225,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	if err := checkPullSecretsDir(cfg.Admission.PullSecretsDir); err != nil {
+		return nil, err
+	}
 	var key []byte
 	if cfg.SecretKeyFile != "" {
 		k, err := loadSecretKey(cfg.SecretKeyFile)
