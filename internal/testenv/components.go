@@ -19,21 +19,7 @@ func Docker(t testing.TB) string {
 	}
 	s := get("dockerd")
 	s.once.Do(func() {
-		s.start("dockerd", []string{
-			"--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
-			"--data-root", "{dir}/data", "--exec-root", "{dir}/exec", "--pidfile", "{dir}/pid",
-			"-H", "unix://{dir}/docker.sock",
-		}, "docker.sock", func(sock string) error {
-			cli, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := probeCtx()
-			defer cancel()
-			_, err = cli.Ping(ctx, client.PingOptions{})
-			return err
-		}, nil)
+		s.start("dockerd", dockerdArgs(), "docker.sock", dockerReady, nil)
 	})
 	if s.addr == "" {
 		unavailable(t, s, "Docker Engine")
@@ -102,4 +88,27 @@ func Podman(t testing.TB) string {
 		unavailable(t, s, "Podman service")
 	}
 	return "unix://" + s.addr
+}
+
+// dockerdArgs are the arguments of a Docker Engine whose data, state and
+// socket are under the service's directory, followed by extra.
+func dockerdArgs(extra ...string) []string {
+	return append([]string{
+		"--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
+		"--data-root", "{dir}/data", "--exec-root", "{dir}/exec", "--pidfile", "{dir}/pid",
+		"-H", "unix://{dir}/docker.sock",
+	}, extra...)
+}
+
+// dockerReady tells whether the Docker Engine at sock answers a ping.
+func dockerReady(sock string) error {
+	cli, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer cli.Close()
+	ctx, cancel := probeCtx()
+	defer cancel()
+	_, err = cli.Ping(ctx, client.PingOptions{})
+	return err
 }

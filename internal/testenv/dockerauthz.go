@@ -55,21 +55,7 @@ func DockerAuthz(t testing.TB, socket, link string) (string, *client.Client) {
 		}
 		s.stopFn = func() { _ = os.Remove(spec) }
 	}
-	s.start("dockerd", []string{
-		"--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs",
-		"--data-root", "{dir}/data", "--exec-root", "{dir}/exec", "--pidfile", "{dir}/pid",
-		"-H", "unix://{dir}/docker.sock", "--authorization-plugin", plugin,
-	}, "docker.sock", func(sock string) error {
-		cli, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
-		if err != nil {
-			return err
-		}
-		defer cli.Close()
-		ctx, cancel := probeCtx()
-		defer cancel()
-		_, err = cli.Ping(ctx, client.PingOptions{})
-		return err
-	}, nil)
+	s.start("dockerd", dockerdArgs("--authorization-plugin", plugin), "docker.sock", dockerReady, nil)
 	if s.addr == "" {
 		unavailable(t, s, "Docker Engine with an authorization plugin")
 	}
