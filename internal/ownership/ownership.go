@@ -11,7 +11,8 @@
 //   - a setuid or setgid program installed by its package, unchanged and
 //     in the layer that installed the package, is counted, not reported;
 //     one no package owns, whose content or mode differs from the
-//     package's, or that a later layer wrote, is at least HIGH;
+//     package's, or that a later layer wrote, is at least HIGH, and
+//     CRITICAL when it is a packaged shell or tool under another name;
 //   - a lockfile that an OS package ships describes the packager's build
 //     tree, not what is installed: its entries are dropped; language
 //     packages whose metadata OS packages installed, at every path where
@@ -90,6 +91,7 @@ func Apply(img Image, findings []model.Finding, pkgs []model.Package) ([]model.F
 			} else if !ok && f.Severity.Rank() < model.High.Rank() {
 				f.Severity = model.High
 			}
+			img.renamedTool(&f)
 		}
 		keptF = append(keptF, f)
 	}
@@ -177,6 +179,35 @@ func (img Image) setid(f *model.Finding) (keep, owned bool) {
 	}
 	// Owned but changed: as serious as a program no package owns.
 	return true, false
+}
+
+// renamedTool raises a setuid or setgid finding to CRITICAL when the file
+// is, byte for byte, a shell, interpreter or general tool that an OS
+// package installed under another path (busybox copied to /usr/local/bin/bb
+// and made setuid root): its name no longer tells, its content does.
+func (img Image) renamedTool(f *model.Finding) {
+	if f.Severity == model.Critical || img.Digest == nil {
+		return
+	}
+	d, ok := img.Digest(f.LayerDiffID, f.Path)
+	if !ok {
+		return
+	}
+	copyOf := ""
+	for p, o := range img.Owned {
+		if o.Digest != "" && check.Dangerous(path.Base(p)) && d.Matches(o.Digest) && (copyOf == "" || p < copyOf) {
+			copyOf = p
+		}
+	}
+	if copyOf == "" {
+		return
+	}
+	f.Extra = with(f.Extra, "copy_of", copyOf)
+	f.Extra = with(f.Extra, "reason", check.ReasonShell)
+	uid, gid, _ := strings.Cut(f.Extra["owner"], ":")
+	if (f.ID == check.SetuidFile && uid == "0") || (f.ID == check.SetgidFile && gid == "0") {
+		f.Severity = model.Critical
+	}
 }
 
 // owner returns the package that installed the file at p. On a merged-/usr

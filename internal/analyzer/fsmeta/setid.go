@@ -3,7 +3,6 @@ package fsmeta
 import (
 	"fmt"
 	"io/fs"
-	"strings"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/check"
@@ -13,7 +12,7 @@ import (
 // Reasons given in a setuid or setgid finding's Extra["reason"].
 const (
 	ReasonBase        = "helper shipped by distribution base packages"
-	ReasonShell       = "shell, interpreter or general-purpose tool: runs anything with the owner's privileges"
+	ReasonShell       = check.ReasonShell
 	ReasonUnexpected  = "not a known distribution helper"
 	ReasonNonRootUser = "not a known distribution helper; owned by a non-root account"
 )
@@ -39,25 +38,10 @@ var baseHelpers = map[string]bool{
 	"lib/eject/dmcrypt-get-device": true, "libexec/utempter/utempter": true,
 }
 
-// dangerous are programs that, setuid or setgid, hand their privileges to
-// whoever runs them: shells, interpreters, editors and file tools.
-var dangerous = map[string]bool{
-	"sh": true, "bash": true, "dash": true, "zsh": true, "ksh": true, "ksh93": true, "mksh": true,
-	"csh": true, "tcsh": true, "fish": true, "ash": true, "busybox": true, "env": true,
-	"node": true, "nodejs": true, "awk": true, "gawk": true, "mawk": true, "nawk": true,
-	"vi": true, "vim": true, "vim.basic": true, "vim.tiny": true, "nano": true, "ed": true,
-	"find": true, "less": true, "more": true, "cp": true, "mv": true, "dd": true, "tee": true,
-	"tar": true, "rsync": true, "socat": true, "nc": true, "ncat": true, "netcat": true,
-	"nmap": true, "gdb": true, "strace": true, "chmod": true, "chown": true, "xargs": true,
-}
-
-// dangerousPrefixes catch versioned interpreter names (python3.11, perl5.36).
-var dangerousPrefixes = []string{"python", "perl", "ruby", "php", "lua", "tclsh", "wish"}
-
 // Classify returns the severity and reason of a setuid or setgid file.
 func Classify(e *analyzer.Entry) (model.Severity, string) {
 	base := e.Base()
-	if isDangerous(base) {
+	if check.Dangerous(base) {
 		if (e.Mode&fs.ModeSetuid != 0 && e.UID == 0) || (e.Mode&fs.ModeSetgid != 0 && e.GID == 0) {
 			return model.Critical, ReasonShell
 		}
@@ -70,18 +54,6 @@ func Classify(e *analyzer.Entry) (model.Severity, string) {
 		return model.Medium, ReasonNonRootUser
 	}
 	return model.High, ReasonUnexpected
-}
-
-func isDangerous(base string) bool {
-	if dangerous[base] {
-		return true
-	}
-	for _, p := range dangerousPrefixes {
-		if rest, ok := strings.CutPrefix(base, p); ok && (rest == "" || strings.Trim(rest, "0123456789.-") == "") {
-			return true
-		}
-	}
-	return false
 }
 
 // setid reports a setuid or setgid file (one finding each when both are set).
