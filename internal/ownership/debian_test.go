@@ -22,6 +22,12 @@ import (
 // with the package, secret and config scanners.
 func scanLayers(t *testing.T, dir string, extra ...v1.Layer) *scan.Result {
 	t.Helper()
+	return scanImage(t, testimage.Image(t, v1.Config{Cmd: []string{"node"}}, append([]v1.Layer{testimage.DirLayer(t, dir)}, extra...)...))
+}
+
+// scanImage scans img with the package, secret and config scanners.
+func scanImage(t *testing.T, img v1.Image) *scan.Result {
+	t.Helper()
 	cfg := all.Config{Scanners: map[string]bool{all.ScannerPackage: true, all.ScannerSecret: true, all.ScannerConfig: true},
 		PasswordGuessing: "off"}
 	las, err := all.Layer(cfg)
@@ -32,7 +38,6 @@ func scanLayers(t *testing.T, dir string, extra ...v1.Layer) *scan.Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := testimage.Image(t, v1.Config{Cmd: []string{"node"}}, append([]v1.Layer{testimage.DirLayer(t, dir)}, extra...)...)
 	return testimage.Scan(t, img, las, ias...)
 }
 

@@ -1,7 +1,10 @@
 package testimage
 
 import (
+	"archive/tar"
+	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -76,4 +79,41 @@ func RPMDatabases(t testing.TB) []RPMDatabase {
 		{Image: "rockylinux:9.2", OSRelease: "NAME=\"Rocky Linux\"\nVERSION=\"9.2 (Blue Onyx)\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.2\"\n",
 			File: filepath.Join(scalibr, "rpmdb.sqlite"), Path: "var/lib/rpm/rpmdb.sqlite", Backend: "sqlite"},
 	}
+}
+
+// LayerFiles returns the regular files of layer whose paths (without a
+// leading "./" or "/") satisfy want, with their headers and contents.
+func LayerFiles(t testing.TB, layer v1.Layer, want func(path string) bool) map[string]LayerFile {
+	t.Helper()
+	rc, err := layer.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]LayerFile{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := strings.TrimPrefix(strings.TrimPrefix(hdr.Name, "./"), "/")
+		if hdr.Typeflag != tar.TypeReg || !want(p) {
+			continue
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[p] = LayerFile{Header: hdr, Body: body}
+	}
+}
+
+// LayerFile is one regular file of a layer.
+type LayerFile struct {
+	Header *tar.Header
+	Body   []byte
 }

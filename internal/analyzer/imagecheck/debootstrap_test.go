@@ -25,11 +25,25 @@ import (
 // the analyzers customs runs for the package and config scanners.
 func scanRootFS(t *testing.T, dir string, extra ...v1.Layer) *scan.Result {
 	t.Helper()
-	img := testimage.Image(t, v1.Config{Cmd: []string{"bash"}}, append([]v1.Layer{testimage.DirLayer(t, dir)}, extra...)...)
+	return scanLayers(t, append([]v1.Layer{testimage.DirLayer(t, dir)}, extra...)...)
+}
+
+// scanLayers scans an image of layers made today, with no USER and no
+// HEALTHCHECK, as scanRootFS does.
+func scanLayers(t *testing.T, layers ...v1.Layer) *scan.Result {
+	t.Helper()
+	img := testimage.Image(t, v1.Config{Cmd: []string{"sh"}}, layers...)
 	img, err := mutate.CreatedAt(img, v1.Time{Time: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return scanImage(t, img)
+}
+
+// scanImage scans img with the analyzers customs runs for the package and
+// config scanners.
+func scanImage(t *testing.T, img v1.Image) *scan.Result {
+	t.Helper()
 	cfg := all.Config{Scanners: map[string]bool{all.ScannerPackage: true, all.ScannerConfig: true}}
 	las, err := all.Layer(cfg)
 	if err != nil {
