@@ -67,7 +67,7 @@ filters; 2 usage or scan error, or a vulnerability database older than --db-max-
 	}
 	var memLimitMB int64
 	root.PersistentFlags().Int64Var(&memLimitMB, "memory-limit-mb", defaultMemoryLimitMB,
-		"soft limit on the scanner's memory in MiB: the garbage collector works harder near it (0: none; $GOMEMLIMIT wins)")
+		"soft limit on the scanner's memory in MiB: the garbage collector works harder near it (0: none; $GOMEMLIMIT wins; the server's default is this per --workers, plus one)")
 	root.PersistentPreRun = func(*cobra.Command, []string) { setMemoryLimit(memLimitMB) }
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -94,8 +94,16 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 
 // defaultMemoryLimitMB keeps a scan's memory bounded whatever the image
 // size: the layer engine streams, and what it holds at once is a few file
-// buffers and the results.
-const defaultMemoryLimitMB = 80
+// buffers and the results. The server allows this much per scan worker
+// and once more for itself (see serverMemoryLimitMB).
+const defaultMemoryLimitMB = 64
+
+// serverMemoryLimitMB is the server's soft memory limit when
+// --memory-limit-mb is not given: defaultMemoryLimitMB per scan worker,
+// and once more for the API, the job queue and the store.
+func serverMemoryLimitMB(workers int) int64 {
+	return defaultMemoryLimitMB * int64(max(workers, 1)+1)
+}
 
 // setMemoryLimit sets the runtime's soft memory limit, unless GOMEMLIMIT
 // already does. Under that limit the collector need not also run each time

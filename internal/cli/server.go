@@ -98,6 +98,9 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
   curl -H "Authorization: Bearer $(cat token)" -d '{"image":"alpine:3.19"}' localhost:8080/api/v1/scans`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("memory-limit-mb") {
+				setMemoryLimit(serverMemoryLimitMB(cfg.Workers))
+			}
 			if err := analysis.apply(&cfg.Pipeline); err != nil {
 				return &exitError{ExitError, err}
 			}
