@@ -1,6 +1,7 @@
 package imagecheck_test
 
 import (
+	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -121,5 +122,30 @@ func TestAlpineWithPackages(t *testing.T) {
 	}
 	if got := ids(res.Findings); !slices.Equal(got, want) {
 		t.Errorf("findings:\n got  %v\n want %v", got, want)
+	}
+}
+
+// TestAlpineSSHD: on Alpine's minirootfs, a later layer that installs an
+// sshd configuration permitting root login with a password, and gives root
+// one (SHA-512 crypt, made by openssl), is reported at the lines that
+// decide, under sshd's first-match rule.
+func TestAlpineSSHD(t *testing.T) {
+	base := testimage.AlpineMinirootfs(t)
+	stock := string(testimage.LayerFiles(t, base, func(p string) bool { return p == "etc/shadow" })["etc/shadow"].Body)
+	out, err := exec.Command(testimage.RequireTool(t, "openssl"), "passwd", "-6", "s3cure-Enough").Output()
+	if err != nil {
+		t.Fatalf("openssl passwd: %v", err)
+	}
+	first, rest, _ := strings.Cut(stock, "\n")
+	fields := strings.Split(first, ":")
+	fields[1] = strings.TrimSpace(string(out))
+	config := "# Alpine's openssh, then site settings\nInclude /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin yes\nPasswordAuthentication yes\nPermitRootLogin no\n"
+	res := scanLayers(t, base, testimage.Layer(t,
+		testimage.File("etc/shadow", strings.Join(fields, ":")+"\n"+rest),
+		testimage.File("etc/ssh/sshd_config", config),
+		testimage.File("etc/ssh/sshd_config.d/10-site.conf", "PasswordAuthentication no\n")))
+	want := []string{"sshd-permit-root-login@etc/ssh/sshd_config:3:HIGH"}
+	if got := sshdLines(res.Findings); !slices.Equal(got, want) {
+		t.Errorf("sshd findings %v, want %v (10-site.conf's PasswordAuthentication no comes first)", got, want)
 	}
 }
