@@ -60,6 +60,9 @@ type Config struct {
 	// KeepScans is how many scans of each image are kept (the latest
 	// always is); older ones are pruned hourly. 0 keeps every scan.
 	KeepScans int
+	// KeepHistory is how long events and logged verdicts are kept; older
+	// ones are pruned hourly. 0 keeps them all.
+	KeepHistory time.Duration
 	// ShutdownGrace is how long running scans may take to finish on
 	// shutdown before they are cancelled and handed back (default 30 s).
 	ShutdownGrace time.Duration
@@ -328,7 +331,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go s.scheduleSweeps(ctx)
 	}
 	errc := make(chan error, 2)
-	if s.pipe != nil && s.cfg.KeepScans > 0 {
+	if s.pipe != nil && (s.cfg.KeepScans > 0 || s.cfg.KeepHistory > 0) {
 		go s.pruneEvery(ctx, time.Hour)
 	}
 	if s.pipe != nil && s.storedVulnDB() {
@@ -420,8 +423,8 @@ func (s *Server) reloadVulnDB(ctx context.Context) error {
 	return nil
 }
 
-// pruneEvery prunes the scan history now and then every interval, until
-// ctx ends.
+// pruneEvery prunes the scan history, the events and the verdict log now
+// and then every interval, until ctx ends.
 func (s *Server) pruneEvery(ctx context.Context, interval time.Duration) {
 	for {
 		s.prune(ctx)
@@ -430,17 +433,6 @@ func (s *Server) pruneEvery(ctx context.Context, interval time.Duration) {
 			return
 		case <-time.After(interval):
 		}
-	}
-}
-
-// prune deletes the scans beyond KeepScans per image.
-func (s *Server) prune(ctx context.Context) {
-	n, err := s.store.PruneScans(ctx, s.cfg.KeepScans)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		s.log.Warn("prune scan history", "error", err)
-	case n > 0:
-		s.log.Info("pruned scan history", "scans", n, "keep", s.cfg.KeepScans)
 	}
 }
 

@@ -1,0 +1,30 @@
+package server
+
+import (
+	"context"
+	"time"
+)
+
+// prune deletes the scans beyond KeepScans per image, and the events and
+// logged verdicts older than KeepHistory; a zero setting keeps everything
+// of its kind.
+func (s *Server) prune(ctx context.Context) {
+	if s.cfg.KeepScans > 0 {
+		n, err := s.store.PruneScans(ctx, s.cfg.KeepScans)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("prune scan history", "error", err)
+		case n > 0:
+			s.log.Info("pruned scan history", "scans", n, "keep", s.cfg.KeepScans)
+		}
+	}
+	if s.cfg.KeepHistory > 0 {
+		events, verdicts, err := s.store.PruneHistory(ctx, time.Now().Add(-s.cfg.KeepHistory))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("prune events and verdicts", "error", err)
+		case events+verdicts > 0:
+			s.log.Info("pruned events and verdicts", "events", events, "verdicts", verdicts, "keep", s.cfg.KeepHistory.String())
+		}
+	}
+}
