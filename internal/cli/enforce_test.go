@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,7 +131,7 @@ func TestEnforcementPointsAgree(t *testing.T) {
 		{"team/clean:1", clean, verdict.Allow, verdict.RuleDefault},
 	} {
 		ref := env.registry + "/" + c.repoTag
-		pushImage(t, ref, c.img)
+		testenv.Push(t, ref, c.img)
 		for _, e := range enforcements {
 			t.Run(c.repoTag+"/"+e.name, func(t *testing.T) {
 				action, rule := e.decide(t, env, ref)
@@ -168,20 +167,8 @@ func newEnforceEnv(t *testing.T) *enforceEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(runCtx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		s.Close()
-	})
+	ln := testenv.Listen(t)
+	testenv.Serve(t, s, ln)
 	env.server, env.url = s, "http://"+ln.Addr().String()
 	_, env.docker = testenv.DockerAuthz(t, authz, link)
 	if env.admin, err = s.Store().CreateToken(ctx, store.RoleAdmin, "enforce"); err != nil {
@@ -219,17 +206,6 @@ func (env *enforceEnv) request(t *testing.T, method, path, contentType string, b
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(b))
 	return resp
-}
-
-func pushImage(t *testing.T, ref string, img v1.Image) {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
 }
 
 // cliDecision is `customs image --policy`: the report's verdict, checked

@@ -18,10 +18,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/customs-scanner/customs/internal/testenv"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
 
@@ -40,22 +39,6 @@ func randomOf(alphabet string, n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
-}
-
-func pushImage(t *testing.T, ref string, img v1.Image) string {
-	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
 }
 
 // chromium finds Debian's chromium: missing, the test fails under CI=true
@@ -145,12 +128,12 @@ func TestBrowser(t *testing.T) {
 	reg := inProcessRegistry(t)
 	awsKey := "AKIA" + randomOf("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
 	awsSecret := randomOf("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 40)
-	bad := pushImage(t, reg+"/team/app:1", testimage.Image(t, v1.Config{},
+	bad := testenv.Push(t, reg+"/team/app:1", testimage.Image(t, v1.Config{},
 		testimage.Layer(t, testimage.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
 			testimage.File("var/lib/dpkg/status", "Package: libc6\nStatus: install ok installed\nVersion: 2.36-9+deb12u1\nSource: glibc\n\n")),
 		testimage.Layer(t, testimage.File("srv/eicar.com", eicar),
 			testimage.File("app/.env", "AWS_ACCESS_KEY_ID="+awsKey+"\nAWS_SECRET_ACCESS_KEY="+awsSecret+"\n"))))
-	clean := pushImage(t, reg+"/team/clean:1", testimage.Image(t, v1.Config{},
+	clean := testenv.Push(t, reg+"/team/clean:1", testimage.Image(t, v1.Config{},
 		testimage.Layer(t, testimage.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"))))
 	cs := startServer(t)
 	shots := t.TempDir()

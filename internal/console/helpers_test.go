@@ -5,7 +5,6 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -78,20 +77,8 @@ func startServer(t *testing.T) *consoleServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(runCtx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		s.Close()
-	})
+	ln := testenv.Listen(t)
+	testenv.Serve(t, s, ln)
 	cs := &consoleServer{Server: s, url: "http://" + ln.Addr().String()}
 	if cs.admin, err = s.Store().CreateToken(ctx, store.RoleAdmin, "alice"); err != nil {
 		t.Fatal(err)

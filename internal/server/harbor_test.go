@@ -17,13 +17,13 @@ import (
 
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/customs-scanner/customs/internal/harbor"
 	"github.com/customs-scanner/customs/internal/report/schematest"
+	"github.com/customs-scanner/customs/internal/testenv"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
 
@@ -45,18 +45,7 @@ func authRegistry(t *testing.T, user, password string) string {
 // pushAuth pushes img to ref with basic credentials and returns its digest.
 func pushAuth(t *testing.T, ref, user, password string, img v1.Image) string {
 	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img, remote.WithAuth(&authn.Basic{Username: user, Password: password})); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return testenv.Push(t, ref, img, remote.WithAuth(&authn.Basic{Username: user, Password: password}))
 }
 
 // harborConfig is a test server's configuration with a secret key.

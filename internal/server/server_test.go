@@ -8,7 +8,6 @@ import (
 	"io"
 	"log"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,9 +18,7 @@ import (
 	"github.com/distribution/distribution/v3/configuration"
 	"github.com/distribution/distribution/v3/registry/handlers"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sirupsen/logrus"
 
 	"github.com/customs-scanner/customs/internal/pipeline"
@@ -77,20 +74,10 @@ func vulnerableImage(t *testing.T, marker string) v1.Image {
 			testimage.File("srv/marker", marker)))
 }
 
+// push is testenv.Push without options, as most tests here push.
 func push(t testing.TB, ref string, img v1.Image) string {
 	t.Helper()
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	d, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d.String()
+	return testenv.Push(t, ref, img)
 }
 
 // testServer is a running server with an admin and a read token.
@@ -130,34 +117,16 @@ func startWith(t testing.TB, cfg Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	scheme, client := "http", http.DefaultClient
 	if cfg.TLSCert != "" {
 		scheme, client = "https", tlsClient(t, cfg.TLSCert)
 	}
-	if ln, err = s.secure(ln); err != nil {
+	ln, err := s.secure(testenv.Listen(t))
+	if err != nil {
 		t.Fatal(err)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(runCtx, ln) }()
 	ts := &testServer{Server: s, url: scheme + "://" + ln.Addr().String(), client: client, dataDir: dataDir, dsn: dsn}
-	var stopped bool
-	ts.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-		s.Close()
-	}
-	t.Cleanup(ts.stop)
+	ts.stop = testenv.Serve(t, s, ln)
 	if ts.admin, err = s.store.CreateToken(ctx, store.RoleAdmin, "test"); err != nil {
 		t.Fatal(err)
 	}
