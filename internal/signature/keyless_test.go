@@ -6,21 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/testing/ca"
 	"github.com/sigstore/sigstore-go/pkg/tlog"
@@ -69,8 +59,7 @@ func keylessAuthority(t *testing.T) (*ca.VirtualSigstore, string) {
 // signature, the Fulcio certificate and the Rekor bundle as annotations.
 func signKeyless(t *testing.T, vs *ca.VirtualSigstore, target name.Digest, signedDigest, identity, issuer string) {
 	t.Helper()
-	payload := []byte(fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`,
-		target.Context().Name(), signedDigest))
+	payload := simpleSigning(target, signedDigest)
 	ent, err := vs.Sign(identity, issuer, payload)
 	if err != nil {
 		t.Fatal(err)
@@ -93,38 +82,15 @@ func signKeyless(t *testing.T, vs *ca.VirtualSigstore, target name.Digest, signe
 		t.Fatal(err)
 	}
 	bundleJSON, _ := json.Marshal(rb)
-	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
-		Layer: static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json"),
-		Annotations: map[string]string{
-			signature.Annotation:            base64.StdEncoding.EncodeToString(sc.MessageSignatureContent().Signature()),
-			signature.CertificateAnnotation: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vc.Certificate().Raw})),
-			signature.BundleAnnotation:      string(bundleJSON),
-		},
+	storeSignature(t, target, payload, map[string]string{
+		signature.Annotation:            base64.StdEncoding.EncodeToString(sc.MessageSignatureContent().Signature()),
+		signature.CertificateAnnotation: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vc.Certificate().Raw})),
+		signature.BundleAnnotation:      string(bundleJSON),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(signature.SigTag(target), img); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestVerifyKeyless(t *testing.T) {
-	srv := httptest.NewServer(registry.New())
-	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	push := func(repo string) name.Digest {
-		img, err := random.Image(256, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tag, _ := name.NewTag(host + "/" + repo + ":1")
-		if err := remote.Write(tag, img); err != nil {
-			t.Fatal(err)
-		}
-		d, _ := img.Digest()
-		return tag.Context().Digest(d.String())
-	}
+	push := randomImages(t)
 	vs, trustedRoot := keylessAuthority(t)
 	other, otherRoot := keylessAuthority(t)
 	const id, iss = "release@example.com", "https://accounts.example.com"

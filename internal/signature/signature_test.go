@@ -45,30 +45,46 @@ func writeKey(t *testing.T, key *ecdsa.PrivateKey) string {
 // format: a simple-signing payload layer under sha256-<hex>.sig.
 func sign(t *testing.T, digestRef name.Digest, key *ecdsa.PrivateKey, signedDigest string) {
 	t.Helper()
-	payload := []byte(fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`,
-		digestRef.Context().Name(), signedDigest))
+	payload := simpleSigning(digestRef, signedDigest)
 	h := sha256.Sum256(payload)
 	sig, err := ecdsa.SignASN1(rand.Reader, key, h[:])
 	if err != nil {
 		t.Fatal(err)
 	}
+	storeSignature(t, digestRef, payload, map[string]string{signature.Annotation: base64.StdEncoding.EncodeToString(sig)})
+}
+
+// simpleSigning is cosign's simple-signing payload naming ref's
+// repository and signedDigest.
+func simpleSigning(ref name.Digest, signedDigest string) []byte {
+	return []byte(fmt.Sprintf(`{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`,
+		ref.Context().Name(), signedDigest))
+}
+
+// storeSignature writes a signature image of ref as cosign does: one
+// payload layer with annotations, under ref's sha256-<hex>.sig tag.
+func storeSignature(t *testing.T, ref name.Digest, payload []byte, annotations map[string]string) {
+	t.Helper()
 	img, err := mutate.Append(mutate.MediaType(empty.Image, types.OCIManifestSchema1), mutate.Addendum{
 		Layer:       static.NewLayer(payload, "application/vnd.dev.cosign.simplesigning.v1+json"),
-		Annotations: map[string]string{signature.Annotation: base64.StdEncoding.EncodeToString(sig)},
+		Annotations: annotations,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(signature.SigTag(digestRef), img); err != nil {
+	if err := remote.Write(signature.SigTag(ref), img); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func TestVerify(t *testing.T) {
+// randomImages serves an in-memory registry until the test ends and
+// returns a function that pushes a random image to repo:1 there and names
+// it by digest.
+func randomImages(t *testing.T) func(repo string) name.Digest {
 	srv := httptest.NewServer(registry.New())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	push := func(repo string) name.Digest {
+	return func(repo string) name.Digest {
 		img, err := random.Image(256, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -80,6 +96,10 @@ func TestVerify(t *testing.T) {
 		d, _ := img.Digest()
 		return tag.Context().Digest(d.String())
 	}
+}
+
+func TestVerify(t *testing.T) {
+	push := randomImages(t)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pub, otherPub := writeKey(t, key), writeKey(t, other)
