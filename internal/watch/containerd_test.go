@@ -3,7 +3,6 @@ package watch_test
 import (
 	"context"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,36 +167,13 @@ func TestContainerdReconnect(t *testing.T) {
 	goneTag, staysTag := uniqueTag(t), uniqueTag(t)
 	ids := importArchive(t, c, ns, writeArchive(t, map[string]v1.Image{goneTag: tinyImage(t), staysTag: tinyImage(t)}), goneTag, staysTag)
 
-	p := newProxy(t, sock)
-	var failures atomic.Int32
-	w, err := watch.Containerd(p.path, ns, watch.OnError(func(error, time.Duration) { failures.Add(1) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startWatch(t, w.Watch)
-	r.next(ids...)
-	r.next(ids...)
-
-	p.stop()
-	if err := c.ImageService().Delete(ctx, goneTag); err != nil {
-		t.Fatal(err)
-	}
-	newTag := uniqueTag(t)
-	newID := importArchive(t, c, ns, writeArchive(t, map[string]v1.Image{newTag: tinyImage(t)}), newTag)[0]
-	for deadline := time.Now().Add(10 * time.Second); failures.Load() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the broken event stream was not reported within 10 s")
+	checkReconnect(t, sock, func(path string, opt watch.Option) (watch.Watcher, error) {
+		return watch.Containerd(path, ns, opt)
+	}, ids, func() {
+		if err := c.ImageService().Delete(ctx, goneTag); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.start()
-
-	if ev := r.next(ids[0], newID); ev.Kind != watch.Removed || ev.Image.ID != ids[0] {
-		t.Errorf("after reconnecting: %+v, want %s removed", ev, ids[0])
-	}
-	if ev := r.next(ids[0], newID); ev.Kind != watch.Added || ev.Image.ID != newID || !refsAre(ev.Image.Refs, newTag) {
-		t.Errorf("after reconnecting: %+v, want %s added", ev, newID)
-	}
-	r.quiet(time.Second, ids[0], ids[1], newID)
-	r.stop()
+	}, func(tag string) string {
+		return importArchive(t, c, ns, writeArchive(t, map[string]v1.Image{tag: tinyImage(t)}), tag)[0]
+	})
 }

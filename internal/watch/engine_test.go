@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,36 +193,13 @@ func TestDockerReconnect(t *testing.T) {
 	goneTag, staysTag := uniqueTag(t), uniqueTag(t)
 	ids := load(t, cli, writeArchive(t, map[string]v1.Image{goneTag: gone, staysTag: stays}), goneTag, staysTag)
 
-	p := newProxy(t, host)
-	var failures atomic.Int32
-	w, err := watch.Docker("unix://"+p.path, watch.OnError(func(error, time.Duration) { failures.Add(1) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := startWatch(t, w.Watch)
-	r.next(ids...)
-	r.next(ids...)
-
-	p.stop()
-	if _, err := cli.ImageRemove(context.Background(), ids[0], client.ImageRemoveOptions{Force: true}); err != nil {
-		t.Fatal(err)
-	}
-	newTag := uniqueTag(t)
-	newID := load(t, cli, writeArchive(t, map[string]v1.Image{newTag: tinyImage(t)}), newTag)[0]
-	for deadline := time.Now().Add(10 * time.Second); failures.Load() == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the broken event stream was not reported within 10 s")
+	checkReconnect(t, host, func(path string, opt watch.Option) (watch.Watcher, error) {
+		return watch.Docker("unix://"+path, opt)
+	}, ids, func() {
+		if _, err := cli.ImageRemove(context.Background(), ids[0], client.ImageRemoveOptions{Force: true}); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	p.start()
-
-	if ev := r.next(ids[0], newID); ev.Kind != watch.Removed || ev.Image.ID != ids[0] {
-		t.Errorf("after reconnecting: %+v, want %s removed", ev, ids[0])
-	}
-	if ev := r.next(ids[0], newID); ev.Kind != watch.Added || ev.Image.ID != newID || !refsAre(ev.Image.Refs, newTag) {
-		t.Errorf("after reconnecting: %+v, want %s added", ev, newID)
-	}
-	r.quiet(time.Second, ids[0], ids[1], newID)
-	r.stop()
+	}, func(tag string) string {
+		return load(t, cli, writeArchive(t, map[string]v1.Image{tag: tinyImage(t)}), tag)[0]
+	})
 }

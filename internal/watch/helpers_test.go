@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,4 +269,45 @@ func (p *proxy) stop() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// checkReconnect cuts a watcher off the image store at upstream, which
+// holds the images ids, while remove takes the first of them away and add
+// stores a new image under a tag and answers its ID; then it lets the
+// watcher back in. The watcher must report the broken stream and, back,
+// the removal and the addition. open makes the watcher of a socket path
+// with an option.
+func checkReconnect(t *testing.T, upstream string, open func(path string, opt watch.Option) (watch.Watcher, error),
+	ids []string, remove func(), add func(tag string) string) {
+	t.Helper()
+	p := newProxy(t, upstream)
+	var failures atomic.Int32
+	w, err := open(p.path, watch.OnError(func(error, time.Duration) { failures.Add(1) }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startWatch(t, w.Watch)
+	r.next(ids...)
+	r.next(ids...)
+
+	p.stop()
+	remove()
+	newTag := uniqueTag(t)
+	newID := add(newTag)
+	for deadline := time.Now().Add(10 * time.Second); failures.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the broken event stream was not reported within 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	p.start()
+
+	if ev := r.next(ids[0], newID); ev.Kind != watch.Removed || ev.Image.ID != ids[0] {
+		t.Errorf("after reconnecting: %+v, want %s removed", ev, ids[0])
+	}
+	if ev := r.next(ids[0], newID); ev.Kind != watch.Added || ev.Image.ID != newID || !refsAre(ev.Image.Refs, newTag) {
+		t.Errorf("after reconnecting: %+v, want %s added", ev, newID)
+	}
+	r.quiet(time.Second, ids[0], ids[1], newID)
+	r.stop()
 }
