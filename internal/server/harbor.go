@@ -113,14 +113,10 @@ func (s *Server) harborScan(w http.ResponseWriter, r *http.Request) {
 				"this scanner has no secret key to keep registry credentials with: start customs server with --secret-key-file")
 			return
 		}
-		c := credentials{Username: t.Username, Password: t.Password, Token: t.Token}
-		sealed, err := seal(s.key, c)
-		if err != nil {
+		if err := s.sealJobAuth(&args, credentials{Username: t.Username, Password: t.Password, Token: t.Token}); err != nil {
 			s.harborInternal(w, r, err)
 			return
 		}
-		args.Auth = base64.StdEncoding.EncodeToString(sealed)
-		args.AuthID = credentialsID(s.key, c)
 	}
 	res, err := s.jobs.Insert(r.Context(), args, nil)
 	if err != nil {

@@ -304,8 +304,11 @@ func (s *Server) scanOnDemand(ctx context.Context, img verdict.Image, reg *store
 		args.RegistryID = reg.ID
 	}
 	if auth != nil && local == nil {
-		if why, err := s.sealJobAuth(&args, *auth); why != "" || err != nil {
-			return nil, why, err
+		if s.key == nil {
+			return nil, "not scanned on demand: the image needs the credentials of a pull secret, and this server has no secret key to keep them in a scan job with (start it with --secret-key-file)", nil
+		}
+		if err := s.sealJobAuth(&args, *auth); err != nil {
+			return nil, "", err
 		}
 	}
 	var opts *river.InsertOpts

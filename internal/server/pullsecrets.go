@@ -259,19 +259,3 @@ func (s *Server) pullSecretSource(req DecideRequest, img verdict.Image, src *sou
 	s.log.Debug("pull secret credentials", "image", req.Image, "namespace", req.Namespace, "secret", secret)
 	return &c, nil
 }
-
-// sealJobAuth puts c in a scan job's arguments, sealed with the server's
-// secret key as the job is stored in the database. Without a key the
-// scan is not queued: why says so.
-func (s *Server) sealJobAuth(args *ScanArgs, c credentials) (why string, err error) {
-	if s.key == nil {
-		return "not scanned on demand: the image needs the credentials of a pull secret, and this server has no secret key to keep them in a scan job with (start it with --secret-key-file)", nil
-	}
-	sealed, err := seal(s.key, c)
-	if err != nil {
-		return "", err
-	}
-	args.Auth = base64.StdEncoding.EncodeToString(sealed)
-	args.AuthID = credentialsID(s.key, c)
-	return "", nil
-}

@@ -5,6 +5,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -116,4 +117,17 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
+}
+
+// sealJobAuth puts c in a scan job's arguments, sealed with the server's
+// secret key (which the caller has made sure of) as the job is stored in
+// the database, and with an ID that tells jobs of other credentials apart.
+func (s *Server) sealJobAuth(args *ScanArgs, c credentials) error {
+	sealed, err := seal(s.key, c)
+	if err != nil {
+		return err
+	}
+	args.Auth = base64.StdEncoding.EncodeToString(sealed)
+	args.AuthID = credentialsID(s.key, c)
+	return nil
 }
