@@ -68,6 +68,14 @@ func Debootstrap(t testing.TB, include ...string) string {
 	return dir
 }
 
+// DebianJavaPython is a Debootstrap root filesystem with Java archives and
+// Python distributions installed by Debian's own packages: the one the
+// Java and Python analyzers' tests share.
+func DebianJavaPython(t testing.TB) string {
+	t.Helper()
+	return Debootstrap(t, "liblog4j2-java", "python3-requests")
+}
+
 // DebootstrapDir makes (once) and returns a Debian bookworm minbase root
 // filesystem with the extra packages in include, below cacheDir.
 func DebootstrapDir(cacheDir string, include ...string) (string, error) {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"sort"
 	"testing"
 	"time"
 
@@ -239,4 +240,27 @@ func Packages(t testing.TB, a analyzer.Analyzer, layers ...v1.Layer) ([]model.Pa
 	t.Helper()
 	res := Scan(t, Image(t, v1.Config{}, layers...), []analyzer.Analyzer{a})
 	return res.Packages, res.Warnings
+}
+
+// IDs lists pkgs as "name@version", sorted: what an analyzer's test
+// compares with the package manager's own listing.
+func IDs(pkgs []model.Package) []string {
+	var out []string
+	for _, p := range pkgs {
+		out = append(out, p.Name+"@"+p.Version)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Needs checks what a asks for each path of want: a regular file of 100
+// bytes there.
+func Needs(t testing.TB, a analyzer.Analyzer, want map[string]analyzer.Need) {
+	t.Helper()
+	for p, w := range want {
+		e := analyzer.Entry{Path: p, Mode: 0o644, Size: 100}
+		if got := a.Need(&e); got != w {
+			t.Errorf("Need(%q) = %v, want %v", p, got, w)
+		}
+	}
 }

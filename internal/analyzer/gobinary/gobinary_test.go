@@ -16,7 +16,6 @@ import (
 
 	"github.com/customs-scanner/customs/internal/analyzer"
 	"github.com/customs-scanner/customs/internal/layer"
-	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
 
@@ -101,15 +100,6 @@ func goVersionM(t testing.TB, b []byte) []string {
 	return want
 }
 
-func names(pkgs []model.Package) []string {
-	var out []string
-	for _, p := range pkgs {
-		out = append(out, p.Name+"@"+p.Version)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func TestGoBinaryInImage(t *testing.T) {
 	bin := buildHello(t)
 	want := goVersionM(t, bin)
@@ -123,7 +113,7 @@ func TestGoBinaryInImage(t *testing.T) {
 		testimage.Layer(t, testimage.Whiteout("opt/gone")),
 	)
 	res := testimage.Scan(t, img, []analyzer.Analyzer{New()})
-	if got := names(res.Packages); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := testimage.IDs(res.Packages); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("packages\n got %v\nwant %v", got, want)
 	}
 	for _, p := range res.Packages {
@@ -188,7 +178,7 @@ func TestTruncated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := names(w.Result.Packages); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := testimage.IDs(w.Result.Packages); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("truncated at %d of %d bytes: got %v, want %v", at+64<<10, len(bin), got, want)
 	}
 	w, err = layer.Walk(context.Background(), bytes.NewReader(tar), []analyzer.Analyzer{New()}, layer.Limits{MaxFileBytes: int64(at + 20)})

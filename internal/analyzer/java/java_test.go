@@ -20,13 +20,6 @@ import (
 	"github.com/customs-scanner/customs/internal/testimage"
 )
 
-// debianRootfs is a Debian root filesystem with Java archives (and Python
-// distributions) installed by Debian's own packages.
-func debianRootfs(t testing.TB) string {
-	t.Helper()
-	return testimage.Debootstrap(t, "liblog4j2-java", "python3-requests")
-}
-
 // unzipPoms lists "group:artifact@version" from every pom.properties in
 // the jar at p, as unzip reads them.
 func unzipPoms(t testing.TB, p string) []string {
@@ -72,7 +65,7 @@ func found(pkgs []model.Package, source string) []string {
 }
 
 func TestDebianJars(t *testing.T) {
-	root := debianRootfs(t)
+	root := testimage.DebianJavaPython(t)
 	var want []string
 	jars := 0
 	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -162,7 +155,7 @@ func zipOf(t testing.TB, members ...member) []byte {
 // TestFatJar nests real Debian jars the way Spring Boot (stored, in
 // BOOT-INF/lib) and a WAR inside an EAR (deflated) do.
 func TestFatJar(t *testing.T) {
-	root := debianRootfs(t)
+	root := testimage.DebianJavaPython(t)
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(root, "usr/share/java", name))
 		if err != nil {

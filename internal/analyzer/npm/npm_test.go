@@ -72,20 +72,11 @@ func without(set map[string]bool, drop ...string) []string {
 	return out
 }
 
-func ids(pkgs []model.Package) []string {
-	var out []string
-	for _, p := range pkgs {
-		out = append(out, p.Name+"@"+p.Version)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func TestInstalledTreeAndLockfile(t *testing.T) {
 	want := npmLs(t)
 	img := testimage.Image(t, v1.Config{}, testimage.DirLayer(t, "testdata/tree"))
 	res := testimage.Scan(t, img, []analyzer.Analyzer{New()})
-	if got, w := ids(res.Packages), without(want); strings.Join(got, " ") != strings.Join(w, " ") {
+	if got, w := testimage.IDs(res.Packages), without(want); strings.Join(got, " ") != strings.Join(w, " ") {
 		t.Fatalf("packages\n got %v\nwant %v", got, w)
 	}
 	if len(res.Warnings) != 0 {
@@ -119,7 +110,7 @@ func TestRemovedInLaterLayer(t *testing.T) {
 	img := testimage.Image(t, v1.Config{}, testimage.DirLayer(t, "testdata/tree"),
 		testimage.Layer(t, testimage.Whiteout("node_modules/is-number"), testimage.Whiteout("package-lock.json")))
 	res := testimage.Scan(t, img, []analyzer.Analyzer{New()})
-	if got, w := ids(res.Packages), without(npmLs(t), "is-number", "wsa"); strings.Join(got, " ") != strings.Join(w, " ") {
+	if got, w := testimage.IDs(res.Packages), without(npmLs(t), "is-number", "wsa"); strings.Join(got, " ") != strings.Join(w, " ") {
 		t.Fatalf("packages\n got %v\nwant %v", got, w)
 	}
 }
@@ -127,7 +118,7 @@ func TestRemovedInLaterLayer(t *testing.T) {
 func TestPnpmStore(t *testing.T) {
 	img := testimage.Image(t, v1.Config{}, testimage.DirLayer(t, "testdata/pnpm-tree"))
 	res := testimage.Scan(t, img, []analyzer.Analyzer{New()})
-	if got, w := ids(res.Packages), without(npmLs(t), "wsa"); strings.Join(got, " ") != strings.Join(w, " ") {
+	if got, w := testimage.IDs(res.Packages), without(npmLs(t), "wsa"); strings.Join(got, " ") != strings.Join(w, " ") {
 		t.Fatalf("packages\n got %v\nwant %v", got, w)
 	}
 }
@@ -159,14 +150,14 @@ func TestLockfiles(t *testing.T) {
 			t.Errorf("%s: %v", c.file, err)
 			continue
 		}
-		if got, w := ids(pkgs), without(all, c.drop...); strings.Join(got, " ") != strings.Join(w, " ") {
+		if got, w := testimage.IDs(pkgs), without(all, c.drop...); strings.Join(got, " ") != strings.Join(w, " ") {
 			t.Errorf("%s\n got %v\nwant %v", c.file, got, w)
 		}
 	}
 }
 
 func TestNeed(t *testing.T) {
-	for p, want := range map[string]analyzer.Need{
+	testimage.Needs(t, New(), map[string]analyzer.Need{
 		"app/node_modules/a/package.json":                            analyzer.Content,
 		"app/node_modules/@s/a/package.json":                         analyzer.Content,
 		"app/node_modules/a/node_modules/@s/b/package.json":          analyzer.Content,
@@ -181,12 +172,7 @@ func TestNeed(t *testing.T) {
 		"node_modules/.package-lock.json":                            analyzer.Skip,
 		"yarn.lock":                                                  analyzer.Content,
 		"srv/pnpm-lock.yaml":                                         analyzer.Content,
-	} {
-		e := analyzer.Entry{Path: p, Mode: 0o644, Size: 100}
-		if got := New().Need(&e); got != want {
-			t.Errorf("Need(%s) = %v, want %v", p, got, want)
-		}
-	}
+	})
 }
 
 func TestBadInput(t *testing.T) {
@@ -207,7 +193,7 @@ func TestBadInput(t *testing.T) {
 	))
 	res := testimage.Scan(t, img, []analyzer.Analyzer{New()})
 	if len(res.Packages) != 0 {
-		t.Errorf("packages %v", ids(res.Packages))
+		t.Errorf("packages %v", testimage.IDs(res.Packages))
 	}
 	var warned []string
 	for _, w := range res.Warnings {
@@ -224,7 +210,7 @@ func TestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(w.Result.Packages) != 0 || len(w.Result.Warnings) != 1 {
-		t.Errorf("truncated lockfile: packages %v warnings %v", ids(w.Result.Packages), w.Result.Warnings)
+		t.Errorf("truncated lockfile: packages %v warnings %v", testimage.IDs(w.Result.Packages), w.Result.Warnings)
 	}
 }
 

@@ -37,7 +37,7 @@ func TestLockfileAndInstalled(t *testing.T) {
 	)
 	res := testimage.Scan(t, img, []analyzer.Analyzer{New()})
 	want := "Flask@2.2.3 charset-normalizer@3.0.1 requests@2.28.1 zope.interface@5.5.2"
-	if got := strings.Join(ids(res.Packages), " "); got != want {
+	if got := strings.Join(testimage.IDs(res.Packages), " "); got != want {
 		t.Fatalf("got %s, want %s", got, want)
 	}
 	for _, p := range res.Packages {
@@ -50,7 +50,7 @@ func TestLockfileAndInstalled(t *testing.T) {
 }
 
 func TestNeed(t *testing.T) {
-	for p, want := range map[string]analyzer.Need{
+	testimage.Needs(t, New(), map[string]analyzer.Need{
 		"usr/lib/python3/dist-packages/idna-3.3.egg-info/PKG-INFO":           analyzer.Content,
 		"usr/local/lib/python3.11/site-packages/pip-23.0.dist-info/METADATA": analyzer.Content,
 		"usr/lib/python3/dist-packages/python_apt-2.6.0.egg-info":            analyzer.Content,
@@ -61,12 +61,7 @@ func TestNeed(t *testing.T) {
 		"usr/lib/x.dist-info/RECORD": analyzer.Skip,
 		"usr/lib/python3/.egg-info":  analyzer.Skip,
 		"usr/share/doc/x/PKG-INFO":   analyzer.Skip,
-	} {
-		e := analyzer.Entry{Path: p, Mode: 0o644, Size: 100}
-		if got := New().Need(&e); got != want {
-			t.Errorf("Need(%s) = %v, want %v", p, got, want)
-		}
-	}
+	})
 }
 
 func TestBadInput(t *testing.T) {
@@ -79,7 +74,7 @@ func TestBadInput(t *testing.T) {
 	))
 	res := testimage.Scan(t, img, []analyzer.Analyzer{New()})
 	if len(res.Packages) != 0 || len(res.Warnings) != 4 {
-		t.Fatalf("packages %v warnings %v", ids(res.Packages), res.Warnings)
+		t.Fatalf("packages %v warnings %v", testimage.IDs(res.Packages), res.Warnings)
 	}
 	// Metadata larger than the read limit keeps its headers; a lockfile
 	// does not.
@@ -88,7 +83,7 @@ func TestBadInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(ids(w.Result.Packages), " "); got != "big@1.0" || len(w.Result.Warnings) != 1 || !strings.HasPrefix(w.Result.Warnings[0], "s/Pipfile.lock: ") {
+	if got := strings.Join(testimage.IDs(w.Result.Packages), " "); got != "big@1.0" || len(w.Result.Warnings) != 1 || !strings.HasPrefix(w.Result.Warnings[0], "s/Pipfile.lock: ") {
 		t.Fatalf("packages %s warnings %v", got, w.Result.Warnings)
 	}
 }

@@ -11,16 +11,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
-	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
-
-// debianRootfs is a Debian root filesystem with Python distributions and
-// Java archives installed by Debian's own packages.
-func debianRootfs(t testing.TB) string {
-	t.Helper()
-	return testimage.Debootstrap(t, "liblog4j2-java", "python3-requests")
-}
 
 // importlibMetadata lists "Name@Version" of every distribution that
 // Python's importlib.metadata finds in the site-packages and dist-packages
@@ -52,23 +44,14 @@ func importlibMetadata(t testing.TB, root string) []string {
 	return list
 }
 
-func ids(pkgs []model.Package) []string {
-	var out []string
-	for _, p := range pkgs {
-		out = append(out, p.Name+"@"+p.Version)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func TestDebianDistPackages(t *testing.T) {
-	root := debianRootfs(t)
+	root := testimage.DebianJavaPython(t)
 	want := importlibMetadata(t, root)
 	if len(want) < 5 {
 		t.Fatalf("importlib.metadata found only %v", want)
 	}
 	res := testimage.Scan(t, testimage.Image(t, v1.Config{}, testimage.DirLayer(t, root)), []analyzer.Analyzer{New()})
-	if got := ids(res.Packages); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := testimage.IDs(res.Packages); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("packages\n got %v\nwant %v", got, want)
 	}
 	for _, p := range res.Packages {

@@ -10,18 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
-
-func ids(pkgs []model.Package) []string {
-	var out []string
-	for _, p := range pkgs {
-		out = append(out, p.Name+"@"+p.Version)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // gemList parses `gem list --local` lines such as "json (default: 2.6.1)"
 // and "minitest (5.15.0, 5.14.0)".
@@ -55,7 +45,7 @@ func TestDebianGems(t *testing.T) {
 	if len(warns) > 0 {
 		t.Errorf("warnings: %v", warns)
 	}
-	got := ids(pkgs)
+	got := testimage.IDs(pkgs)
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("gems differ from gem list\ngot  %v\nwant %v", got, want)
 	}
@@ -98,7 +88,7 @@ func TestGemfileLockBundler(t *testing.T) {
 		t.Fatal(err)
 	}
 	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t, testimage.File("app/Gemfile.lock", string(lock))))
-	if got := ids(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := testimage.IDs(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("got %v (warnings %v), want %v", got, warns, want)
 	}
 }
@@ -119,7 +109,7 @@ func TestLockAndInstalled(t *testing.T) {
 	const specPath = "var/lib/gems/3.1.0/specifications/rack-2.2.22.gemspec"
 	base := testimage.Layer(t, testimage.File(specPath, string(spec)), testimage.File("srv/app/Gemfile.lock", string(lock)))
 	pkgs, _ := testimage.Packages(t, New(), base)
-	if got := ids(pkgs); strings.Join(got, " ") != "rack@2.2.22 rexml@3.2.5" {
+	if got := testimage.IDs(pkgs); strings.Join(got, " ") != "rack@2.2.22 rexml@3.2.5" {
 		t.Fatalf("got %v", got)
 	}
 	for _, p := range pkgs {
@@ -128,7 +118,7 @@ func TestLockAndInstalled(t *testing.T) {
 		}
 	}
 	pkgs, _ = testimage.Packages(t, New(), base, testimage.Layer(t, testimage.Whiteout("srv/app/Gemfile.lock")))
-	if got := ids(pkgs); strings.Join(got, " ") != "rack@2.2.22" || len(pkgs[0].Locations) != 0 {
+	if got := testimage.IDs(pkgs); strings.Join(got, " ") != "rack@2.2.22" || len(pkgs[0].Locations) != 0 {
 		t.Errorf("after deleting the lockfile: %+v", pkgs)
 	}
 }
@@ -181,7 +171,7 @@ func TestBadInput(t *testing.T) {
 		testimage.File("app/Gemfile.lock", "GEM\n  specs:\n    ok (1.0)\n    bad line\n    evil ($(rm -rf /))\n"),
 		testimage.File("var/lib/gems/3.1.0/specifications/x.gemspec", "\x00\xff garbage"),
 	))
-	if got := ids(pkgs); strings.Join(got, " ") != "ok@1.0" {
+	if got := testimage.IDs(pkgs); strings.Join(got, " ") != "ok@1.0" {
 		t.Errorf("got %v", got)
 	}
 	if len(warns) != 3 {

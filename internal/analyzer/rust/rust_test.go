@@ -12,18 +12,8 @@ import (
 	"testing"
 
 	"github.com/customs-scanner/customs/internal/analyzer"
-	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
-
-func ids(pkgs []model.Package) []string {
-	var out []string
-	for _, p := range pkgs {
-		out = append(out, p.Name+"@"+p.Version)
-	}
-	sort.Strings(out)
-	return out
-}
 
 func write(t *testing.T, files map[string]string) string {
 	t.Helper()
@@ -187,7 +177,7 @@ func TestCargoBuild(t *testing.T) {
 	}
 
 	pkgs, warns := testimage.Packages(t, New(), testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe)))
-	if got := ids(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(runtimeWant, " ") {
+	if got := testimage.IDs(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(runtimeWant, " ") {
 		t.Errorf("executable: got %v (warnings %v), want %v", got, warns, runtimeWant)
 	}
 	for _, p := range pkgs {
@@ -199,7 +189,7 @@ func TestCargoBuild(t *testing.T) {
 	// The lockfile and the executable in one image: one package per crate,
 	// with both locations where both hold it.
 	pkgs, warns = testimage.Packages(t, New(), testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe), testimage.File("src/app/Cargo.lock", string(lock))))
-	if got := ids(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(all, " ") {
+	if got := testimage.IDs(pkgs); len(warns) > 0 || strings.Join(got, " ") != strings.Join(all, " ") {
 		t.Errorf("executable and lockfile: got %v (warnings %v), want %v", got, warns, all)
 	}
 	for _, p := range pkgs {
@@ -224,7 +214,7 @@ func TestCargoBuild(t *testing.T) {
 	}
 	// Deleting the executable in a later layer removes its crates.
 	if pkgs, _ := testimage.Packages(t, New(), testimage.Layer(t, testimage.Exec("usr/local/bin/app", exe)), testimage.Layer(t, testimage.Whiteout("usr/local/bin/app"))); len(pkgs) != 0 {
-		t.Errorf("deleted executable still reported: %v", ids(pkgs))
+		t.Errorf("deleted executable still reported: %v", testimage.IDs(pkgs))
 	}
 }
 
@@ -268,7 +258,7 @@ func TestBadInput(t *testing.T) {
 		testimage.File("b/Cargo.lock", "[[package]]\nname = \"ok\"\nversion = \"1.0.0\"\n[[package]]\nname = \"$(evil)\"\nversion = \"1\"\n"),
 		testimage.File("c/Cargo.lock", strings.Repeat(" ", MaxLockBytes+1)),
 	))
-	if got := ids(pkgs); strings.Join(got, " ") != "ok@1.0.0" || len(warns) != 3 {
+	if got := testimage.IDs(pkgs); strings.Join(got, " ") != "ok@1.0.0" || len(warns) != 3 {
 		t.Errorf("got %v, warnings %q", got, warns)
 	}
 	for _, w := range warns {
@@ -312,14 +302,9 @@ func FuzzAuditable(f *testing.F) {
 }
 
 func TestLockPaths(t *testing.T) {
-	for p, want := range map[string]analyzer.Need{
+	testimage.Needs(t, New(), map[string]analyzer.Need{
 		"srv/app/Cargo.lock": analyzer.Content,
 		"root/.cargo/registry/src/index.crates.io-6f17d22bba15001f/ripgrep-14.1.0/Cargo.lock": analyzer.Skip,
 		"src/app/vendor/regex/Cargo.lock": analyzer.Skip,
-	} {
-		e := analyzer.Entry{Path: p, Mode: 0o644, Size: 100}
-		if got := New().Need(&e); got != want {
-			t.Errorf("Need(%q) = %v, want %v", p, got, want)
-		}
-	}
+	})
 }
