@@ -98,6 +98,22 @@ func (r *Rematcher) Rematch(ctx context.Context, rep *report.Report, gen int64) 
 	return &cp, added, resolved, nil
 }
 
+// Changes returns what changed in the database since the generation gen
+// (vulndb.DB.ChangedSince): an inventory matched at gen that holds none of
+// its packages and has no finding from its records is current as it is.
+// ok is false when that cannot be told (gen 0, or beyond the change log):
+// every inventory matched at gen must then be re-matched.
+func (r *Rematcher) Changes(ctx context.Context, gen int64) (ch vulndb.Changes, ok bool, err error) {
+	if gen == r.v.generation {
+		return vulndb.Changes{Generation: gen}, true, nil
+	}
+	c, err := r.change(ctx, gen)
+	if err != nil || c == nil {
+		return vulndb.Changes{}, false, err
+	}
+	return c.Changes(), true, nil
+}
+
 // change returns the prepared changes since gen, nil when the change log
 // cannot tell.
 func (r *Rematcher) change(ctx context.Context, gen int64) (*rematch.Change, error) {

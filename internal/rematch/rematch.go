@@ -35,13 +35,14 @@ func PackageKey(os *model.OS, p model.Package) (vulndb.PackageKey, bool) {
 // Change is one set of database changes, ready to be tested against and
 // re-matched with many inventories.
 type Change struct {
+	ch   vulndb.Changes
 	keys map[vulndb.PackageKey]bool
 	ids  map[string]bool
 }
 
 // NewChange prepares ch.
 func NewChange(ch vulndb.Changes) *Change {
-	c := &Change{keys: make(map[vulndb.PackageKey]bool, len(ch.Keys)), ids: make(map[string]bool, len(ch.IDs))}
+	c := &Change{ch: ch, keys: make(map[vulndb.PackageKey]bool, len(ch.Keys)), ids: make(map[string]bool, len(ch.IDs))}
 	for _, k := range ch.Keys {
 		c.keys[k] = true
 	}
@@ -50,6 +51,9 @@ func NewChange(ch vulndb.Changes) *Change {
 	}
 	return c
 }
+
+// Changes is the change c was prepared from.
+func (c *Change) Changes() vulndb.Changes { return c.ch }
 
 // Affected reports whether the inventory pkgs of an image running os holds
 // a matched package that the change touches: only such an inventory can

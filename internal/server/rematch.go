@@ -107,13 +107,22 @@ func (s *Server) rematchAll(ctx context.Context, rm *pipeline.Rematcher, batch s
 
 // rematchPage brings the latest scans of page up to rm's generation: the
 // images whose findings change are stored in one transaction, the others
-// marked current. An image whose latest scan changed meanwhile is
+// marked current; the reports of images the changes cannot touch are not
+// read. An image whose latest scan changed meanwhile is
 // re-matched from that one.
 func (s *Server) rematchPage(ctx context.Context, rm *pipeline.Rematcher, page []store.MatchedScan, batch string, st *rematchStats) error {
 	for range 5 {
 		var saves []store.Rematch
 		var unchanged []store.MatchedScan
+		read, err := s.scansToRead(ctx, rm, page)
+		if err != nil {
+			return err
+		}
 		for _, m := range page {
+			if !read[m.Scan] {
+				unchanged = append(unchanged, m)
+				continue
+			}
 			r, err := s.rematchScan(ctx, rm, m, batch)
 			if err != nil {
 				return fmt.Errorf("re-match %s: %w", m.Digest, err)
@@ -160,6 +169,11 @@ func (s *Server) rematchScan(ctx context.Context, rm *pipeline.Rematcher, m stor
 	rep, err := s.store.ScanReport(ctx, m.Digest, m.Scan)
 	if err != nil {
 		return nil, err
+	}
+	if !m.Indexed {
+		if err := s.store.IndexPackages(ctx, m.Scan, rep); err != nil {
+			return nil, err
+		}
 	}
 	out, added, resolved, err := rm.Rematch(ctx, rep, m.Generation)
 	if err != nil || out == nil {

@@ -122,14 +122,7 @@ func BenchmarkRematch(b *testing.B) {
 
 func benchRematch(b *testing.B, dsn string) {
 	ctx := context.Background()
-	cfg := newConfig(b.TempDir(), dsn)
-	cfg.Pipeline.Vuln.DBDir = ""
-	cfg.Pipeline.NoCache = true
-	s, err := New(ctx, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := rematchServer(b, dsn)
 	feedDir, work := b.TempDir(), b.TempDir()
 	publish := func(after bool) int64 {
 		writeRMFeed(b, feedDir, after)

@@ -112,10 +112,13 @@ func (s *Store) SaveScan(ctx context.Context, r ScanRecord) (int64, error) {
 	}
 	var id int64
 	err = s.InTx(ctx, func(tx *Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation, packages_indexed)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
 			nullID(r.JobID), digest, r.Input, rep.Artifact.Source, r.Worker, Millis(r.Started), Millis(r.Finished),
 			string(sum), len(rep.Findings), r.LayersWalked, r.LayersCached, blob, r.MatchedGeneration).Scan(&id); err != nil {
+			return err
+		}
+		if err := indexPackages(ctx, tx, id, rep); err != nil {
 			return err
 		}
 		osName := ""
