@@ -74,7 +74,7 @@ func (w *rematchWorker) Work(ctx context.Context, job *river.Job[RematchArgs]) e
 	defer rm.Close()
 	batch := fmt.Sprintf("rematch:%d", job.ID)
 	st, err := s.rematchAll(ctx, rm, batch)
-	s.log.Info("re-matched", "job", job.ID, "generation", rm.Generation(), "images", st.images, "changed", st.changed,
+	s.log.Info("re-matched", "job", job.ID, "generation", rm.Generation(), "images", st.images, "read", st.read, "changed", st.changed,
 		"events", st.events, "seconds", time.Since(started).Seconds(), "error", err)
 	if err != nil {
 		return err
@@ -82,9 +82,10 @@ func (w *rematchWorker) Work(ctx context.Context, job *river.Job[RematchArgs]) e
 	return s.queueNotifications(ctx, batch)
 }
 
-// rematchStats counts what a re-match did.
+// rematchStats counts what a re-match did: images brought up, reports
+// read, images whose findings changed, events recorded.
 type rematchStats struct {
-	images, changed, events int
+	images, read, changed, events int
 }
 
 // rematchAll brings every live image not current with rm's generation up
@@ -123,6 +124,7 @@ func (s *Server) rematchPage(ctx context.Context, rm *pipeline.Rematcher, page [
 				unchanged = append(unchanged, m)
 				continue
 			}
+			st.read++
 			r, err := s.rematchScan(ctx, rm, m, batch)
 			if err != nil {
 				return fmt.Errorf("re-match %s: %w", m.Digest, err)

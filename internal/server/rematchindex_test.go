@@ -92,8 +92,8 @@ func TestRematchReadsTouchedOnly(t *testing.T) {
 		if err != nil {
 			t.Fatalf("re-match (an untouched report was read?): %v", err)
 		}
-		if st.images != len(images) || st.changed != 2 || st.events != 2 {
-			t.Errorf("re-match: %+v, want 4 images, 2 changed with an event each", st)
+		if st.images != len(images) || st.read != 3 || st.changed != 2 || st.events != 2 {
+			t.Errorf("re-match: %+v, want 4 images, 3 reports read, 2 changed with an event each", st)
 		}
 		events, _, err := s.store.ListEvents(ctx, store.EventFilter{Batch: "rematch:test"})
 		if err != nil {
