@@ -1,17 +1,10 @@
 package cli
 
 import (
-	"context"
-	"io"
-	"os"
 	"slices"
-	"strings"
 	"testing"
 
-	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/moby/moby/client"
 
 	"github.com/customs-scanner/customs/internal/report"
 	"github.com/customs-scanner/customs/internal/testenv"
@@ -33,32 +26,6 @@ func reportLines(rep *report.Report) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// loadDockerAPI loads the archive at p into a Docker-API engine (Docker or
-// Podman) and removes it at the end of the test.
-func loadDockerAPI(t *testing.T, host, p string) {
-	t.Helper()
-	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	res, err := cli.ImageLoad(context.Background(), f, client.ImageLoadWithQuiet(true))
-	if err != nil {
-		t.Fatalf("loading into %s: %v", host, err)
-	}
-	out, _ := io.ReadAll(res)
-	res.Close()
-	if strings.Contains(string(out), `"error"`) {
-		t.Fatalf("loading into %s: %s", host, out)
-	}
-	t.Cleanup(func() { _, _ = cli.ImageRemove(context.Background(), realTag, client.ImageRemoveOptions{Force: true}) })
 }
 
 // TestRealImageEverySource reads a real `docker save` archive (Alpine 3.20
@@ -89,34 +56,15 @@ func TestRealImageEverySource(t *testing.T) {
 	sources := map[string][]string{"oci-layout": {writeLayout(t, img)}}
 
 	docker := testenv.Docker(t)
-	loadDockerAPI(t, docker, archive)
+	testenv.LoadImage(t, docker, archive, realTag)
 	sources["docker"] = []string{realTag, "--source", "docker", "--docker-host", docker}
 
 	podman := testenv.Podman(t)
-	loadDockerAPI(t, podman, archive)
+	testenv.LoadImage(t, podman, archive, realTag)
 	sources["podman"] = []string{realTag, "--source", "podman", "--podman-host", podman}
 
 	sock := testenv.Containerd(t)
-	c, err := containerd.New(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	ctx := namespaces.WithNamespace(context.Background(), "default")
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imported, err := c.Import(ctx, f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("importing into containerd: %v", err)
-	}
-	t.Cleanup(func() {
-		for _, i := range imported {
-			_ = c.ImageService().Delete(ctx, i.Name)
-		}
-	})
+	testenv.ImportImage(t, sock, "default", archive)
 	sources["containerd"] = []string{realTag, "--source", "containerd", "--containerd-address", sock, "--containerd-namespace", "default"}
 
 	for what, args := range sources {

@@ -144,18 +144,7 @@ func TestVerifySignatureDockerEngine(t *testing.T) {
 	if err := tarball.WriteToFile(tarPath, tag, img); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(tarPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := cli.ImageLoad(ctx, f, client.ImageLoadWithQuiet(true))
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, res)
-	res.Close()
-	t.Cleanup(func() { _, _ = cli.ImageRemove(ctx, tag.String(), client.ImageRemoveOptions{Force: true}) })
+	testenv.LoadImage(t, host, tarPath, tag.String())
 	code, rep, stderr := jsonReport(t, "image", tag.String(), "--source", "docker", "--docker-host", host,
 		"--verify-signature", "--cosign-key", pub, "--scanners", "secret", "--no-cache", "--exit-code", "5")
 	if code != 5 || rep == nil {

@@ -7,46 +7,18 @@ import (
 	"strings"
 	"testing"
 
-	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/moby/moby/client"
 
 	"github.com/customs-scanner/customs/internal/source"
 	"github.com/customs-scanner/customs/internal/testenv"
 )
 
-// loadIntoEngine loads the archive at p into the engine at host, the way
-// `docker load` does, and removes the image at the end of the test.
-func loadIntoEngine(t *testing.T, host, p, tag string) {
-	t.Helper()
-	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cli.Close() })
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	res, err := cli.ImageLoad(context.Background(), f, client.ImageLoadWithQuiet(true))
-	if err != nil {
-		t.Fatalf("loading the image: %v", err)
-	}
-	out, _ := io.ReadAll(res)
-	res.Close()
-	if strings.Contains(string(out), `"error"`) {
-		t.Fatalf("loading the image: %s", out)
-	}
-	t.Cleanup(func() { _, _ = cli.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true}) })
-}
-
 // testEngine loads the sample image into a Docker-API engine and scans it
 // by name.
 func testEngine(t *testing.T, kind, host string, opts *source.Options) {
 	img := sampleImage(t)
 	tag := uniqueTag("customs-test/" + kind)
-	loadIntoEngine(t, host, writeDockerArchive(t, img, tag), tag)
+	testenv.LoadImage(t, host, writeDockerArchive(t, img, tag), tag)
 	ctx := context.Background()
 	opened, err := source.Open(ctx, tag, opts)
 	if err != nil {
@@ -106,7 +78,7 @@ func TestDockerSaveArchive(t *testing.T) {
 	host := testenv.Docker(t)
 	img := sampleImage(t)
 	tag := uniqueTag("customs-test/save")
-	loadIntoEngine(t, host, writeDockerArchive(t, img, tag), tag)
+	testenv.LoadImage(t, host, writeDockerArchive(t, img, tag), tag)
 	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)
@@ -150,27 +122,8 @@ func TestContainerd(t *testing.T) {
 	img := sampleImage(t)
 	tag := uniqueTag("customs-test/containerd")
 	p := writeDockerArchive(t, img, tag)
-	c, err := containerd.New(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	// The default namespace: customs looks in k8s.io first, then there.
-	ctx := namespaces.WithNamespace(context.Background(), "default")
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imgs, err := c.Import(ctx, f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("importing into containerd: %v", err)
-	}
-	t.Cleanup(func() {
-		for _, i := range imgs {
-			_ = c.ImageService().Delete(ctx, i.Name)
-		}
-	})
+	imgs := testenv.ImportImage(t, sock, "default", p)
 	opened, err := source.Open(context.Background(), tag, &source.Options{Source: source.KindContainerd, ContainerdAddress: sock})
 	if err != nil {
 		t.Fatal(err)
