@@ -21,6 +21,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/customs-scanner/customs/internal/testenv"
+	"github.com/customs-scanner/customs/internal/testenv/distreg"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
 
@@ -125,7 +126,7 @@ const accessibilityJS = `(() => {
 // temporary directory.
 func TestBrowser(t *testing.T) {
 	exe := chromium(t)
-	reg := inProcessRegistry(t)
+	reg := distreg.Serve(t, distreg.Handler(t, ""))
 	awsKey := "AKIA" + randomOf("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
 	awsSecret := randomOf("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 40)
 	bad := testenv.Push(t, reg+"/team/app:1", testimage.Image(t, v1.Config{},

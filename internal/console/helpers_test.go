@@ -3,11 +3,9 @@ package console_test
 import (
 	"context"
 	"io"
-	"log"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,11 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/distribution/distribution/v3/configuration"
-	"github.com/distribution/distribution/v3/registry/handlers"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
-	"github.com/sirupsen/logrus"
 
 	"github.com/customs-scanner/customs/internal/console"
 	"github.com/customs-scanner/customs/internal/pipeline"
@@ -30,23 +23,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Run(m)) }
-
-// inProcessRegistry serves the reference registry (distribution) in
-// this process over plain HTTP and returns its host:port.
-func inProcessRegistry(t *testing.T) string {
-	t.Helper()
-	logrus.SetLevel(logrus.PanicLevel)
-	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: " +
-		t.TempDir() + "\nhttp:\n  addr: 127.0.0.1:0\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(handlers.NewApp(context.Background(), cfg))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
-}
 
 // consoleServer is a running customs server with its console, an admin
 // and a read token.

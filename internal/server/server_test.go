@@ -6,26 +6,21 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/distribution/distribution/v3/configuration"
-	"github.com/distribution/distribution/v3/registry/handlers"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/sirupsen/logrus"
 
 	"github.com/customs-scanner/customs/internal/pipeline"
 	"github.com/customs-scanner/customs/internal/report"
 	"github.com/customs-scanner/customs/internal/report/schematest"
 	"github.com/customs-scanner/customs/internal/store"
 	"github.com/customs-scanner/customs/internal/testenv"
+	"github.com/customs-scanner/customs/internal/testenv/distreg"
 	"github.com/customs-scanner/customs/internal/testimage"
 	"github.com/customs-scanner/customs/internal/vulndb"
 )
@@ -44,28 +39,18 @@ func registry(t testing.TB) string { return registryWith(t, "") }
 // registryWith is registry with more configuration (YAML) at the end.
 func registryWith(t testing.TB, extra string) string {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(registryApp(t, extra))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
+	return distreg.Serve(t, registryApp(t, extra))
 }
 
-// vulnerableImage has a Debian libc6 the bundled sample records affect
-// (CVE-2023-4911) and a credential file.
 // registryApp is the reference registry's handler, with more
 // configuration (YAML) at the end.
 func registryApp(t testing.TB, extra string) http.Handler {
 	t.Helper()
-	logrus.SetLevel(logrus.PanicLevel)
-	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: " +
-		t.TempDir() + "\nhttp:\n  addr: 127.0.0.1:0\n" + extra))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return handlers.NewApp(context.Background(), cfg)
+	return distreg.Handler(t, extra)
 }
 
+// vulnerableImage has a Debian libc6 the bundled sample records affect
+// (CVE-2023-4911) and a credential file.
 func vulnerableImage(t *testing.T, marker string) v1.Image {
 	return testimage.Image(t, v1.Config{},
 		testimage.Layer(t, testimage.File("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n")),

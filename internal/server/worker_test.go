@@ -3,11 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,12 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/distribution/distribution/v3/configuration"
-	"github.com/distribution/distribution/v3/registry/handlers"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/sirupsen/logrus"
 
 	"github.com/customs-scanner/customs/internal/testenv"
+	"github.com/customs-scanner/customs/internal/testenv/distreg"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
 
@@ -64,23 +59,13 @@ func runWorker(dsn string) int {
 // a delay so that scans are caught running.
 func slowRegistry(t *testing.T, delay time.Duration) string {
 	t.Helper()
-	logrus.SetLevel(logrus.PanicLevel)
-	cfg, err := configuration.Parse(strings.NewReader("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: " +
-		t.TempDir() + "\nhttp:\n  addr: 127.0.0.1:0\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	app := handlers.NewApp(context.Background(), cfg)
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	app := distreg.Handler(t, "")
+	return distreg.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 			time.Sleep(delay)
 		}
 		app.ServeHTTP(w, r)
 	}))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
 }
 
 // startWorker starts the test binary as a worker process.

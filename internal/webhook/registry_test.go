@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,6 +23,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/customs-scanner/customs/internal/testenv"
+	"github.com/customs-scanner/customs/internal/testenv/distreg"
 	"github.com/customs-scanner/customs/internal/webhook"
 
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
@@ -118,11 +118,7 @@ func startInProcessRegistry(t *testing.T, notifyURL string) string {
 	if err != nil {
 		t.Fatalf("registry configuration: %v", err)
 	}
-	srv := httptest.NewUnstartedServer(handlers.NewApp(context.Background(), cfg))
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return distreg.Serve(t, handlers.NewApp(context.Background(), cfg))
 }
 
 // registryActivity is what exercise did to a registry and what a receiver
