@@ -68,6 +68,7 @@ func newServerCmd(stdout, stderr io.Writer) *cobra.Command {
 	var analysis analysisFlags
 	var logFormat string
 	var keepHistoryDays int
+	var layerCacheMB int64
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run customs as a service: an HTTP API and scan workers",
@@ -106,6 +107,10 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 				return &exitError{ExitError, fmt.Errorf("--keep-history-days %d: want 0 (keep all) or more", keepHistoryDays)}
 			}
 			cfg.KeepHistory = time.Duration(keepHistoryDays) * 24 * time.Hour
+			if layerCacheMB < 0 {
+				return &exitError{ExitError, fmt.Errorf("--layer-cache-max-mb %d: want 0 (no bound) or more", layerCacheMB)}
+			}
+			cfg.LayerCacheMaxBytes = layerCacheMB << 20
 			if err := analysis.apply(&cfg.Pipeline); err != nil {
 				return &exitError{ExitError, err}
 			}
@@ -151,6 +156,7 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.StringSliceVar(&cfg.DBUpdate.Ecosystems, "db-update-ecosystems", nil, "ecosystems the scheduled update fetches (default all that customs matches)")
 	fl.IntVar(&cfg.KeepScans, "keep-scans", 100, "scans kept per image for its history (the latest always is; 0: all)")
 	fl.IntVar(&keepHistoryDays, "keep-history-days", 365, "days events (new and resolved findings) and logged admission verdicts are kept (0: all)")
+	fl.Int64Var(&layerCacheMB, "layer-cache-max-mb", 4096, "size of the shared layer cache in the store, in MiB; the least recently used layers beyond it are evicted hourly (0: no bound)")
 	fl.StringVar(&cfg.SecretKeyFile, "secret-key-file", "", "file with the key registry credentials are encrypted with: 32 bytes or 64 hex characters, mode 600 (make one with `openssl rand -hex 32`)")
 	fl.DurationVar(&cfg.RescueAfter, "rescue-after", 0, "a scan running longer than this is taken for lost (its worker died) and run again (default: --timeout + 5m)")
 	fl.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running scans may take to finish on shutdown")

@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// prune deletes the scans beyond KeepScans per image, and the events and
-// logged verdicts older than KeepHistory; a zero setting keeps everything
-// of its kind.
+// prune deletes the scans beyond KeepScans per image, the events and
+// logged verdicts older than KeepHistory, and the least recently used
+// layers beyond LayerCacheMaxBytes; a zero setting keeps everything of its
+// kind.
 func (s *Server) prune(ctx context.Context) {
 	if s.cfg.KeepScans > 0 {
 		n, err := s.store.PruneScans(ctx, s.cfg.KeepScans)
@@ -25,6 +26,15 @@ func (s *Server) prune(ctx context.Context) {
 			s.log.Warn("prune events and verdicts", "error", err)
 		case events+verdicts > 0:
 			s.log.Info("pruned events and verdicts", "events", events, "verdicts", verdicts, "keep", s.cfg.KeepHistory.String())
+		}
+	}
+	if s.cfg.LayerCacheMaxBytes > 0 {
+		entries, bytes, err := s.store.PruneLayerCache(ctx, s.cfg.LayerCacheMaxBytes)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("prune layer cache", "error", err)
+		case entries > 0:
+			s.log.Info("evicted least recently used layers", "layers", entries, "bytes", bytes, "max_bytes", s.cfg.LayerCacheMaxBytes)
 		}
 	}
 }

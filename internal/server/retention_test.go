@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 
 // TestPruneHistory: the server's hourly prune removes the events and the
 // logged verdicts older than KeepHistory, which the API then no longer
-// lists, and keeps newer ones.
+// lists, and keeps newer ones; it evicts the least recently used layers
+// beyond LayerCacheMaxBytes.
 func TestPruneHistory(t *testing.T) {
 	eachStore(t, func(t *testing.T, dsn string) {
 		cfg := newConfig(t.TempDir(), dsn)
@@ -50,6 +52,22 @@ func TestPruneHistory(t *testing.T) {
 		ts.prune(ctx)
 		if e, v := count(); e != 0 || v != 0 {
 			t.Errorf("after pruning everything: %d events, %d verdicts", e, v)
+		}
+
+		// The shared layer cache is kept to its size, least recently used
+		// layers evicted first.
+		for _, k := range []string{"old", "new"} {
+			if err := ts.store.LayerCache().Put(ctx, strings.Repeat(k, 20), make([]byte, 100)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Millisecond)
+		}
+		ts.cfg.LayerCacheMaxBytes = 150
+		ts.prune(ctx)
+		st, err := ts.store.LayerCacheStats(ctx)
+		_, kept, _ := ts.store.LayerCache().Get(ctx, strings.Repeat("new", 20))
+		if err != nil || st.Entries != 1 || !kept {
+			t.Errorf("layer cache after pruning to 150 bytes: %+v (%v), newest kept %v", st, err, kept)
 		}
 	})
 }

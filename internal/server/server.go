@@ -63,6 +63,9 @@ type Config struct {
 	// KeepHistory is how long events and logged verdicts are kept; older
 	// ones are pruned hourly. 0 keeps them all.
 	KeepHistory time.Duration
+	// LayerCacheMaxBytes bounds the shared layer cache in the store: the
+	// least recently used layers beyond it are evicted hourly. 0: no bound.
+	LayerCacheMaxBytes int64
 	// ShutdownGrace is how long running scans may take to finish on
 	// shutdown before they are cancelled and handed back (default 30 s).
 	ShutdownGrace time.Duration
@@ -331,7 +334,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go s.scheduleSweeps(ctx)
 	}
 	errc := make(chan error, 2)
-	if s.pipe != nil && (s.cfg.KeepScans > 0 || s.cfg.KeepHistory > 0) {
+	if s.pipe != nil && (s.cfg.KeepScans > 0 || s.cfg.KeepHistory > 0 || s.cfg.LayerCacheMaxBytes > 0) {
 		go s.pruneEvery(ctx, time.Hour)
 	}
 	if s.pipe != nil && s.storedVulnDB() {
@@ -423,8 +426,8 @@ func (s *Server) reloadVulnDB(ctx context.Context) error {
 	return nil
 }
 
-// pruneEvery prunes the scan history, the events and the verdict log now
-// and then every interval, until ctx ends.
+// pruneEvery prunes the scan history, the events, the verdict log and the
+// shared layer cache now and then every interval, until ctx ends.
 func (s *Server) pruneEvery(ctx context.Context, interval time.Duration) {
 	for {
 		s.prune(ctx)

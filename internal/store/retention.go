@@ -27,3 +27,22 @@ func (s *Store) PruneHistory(ctx context.Context, cutoff time.Time) (events, ver
 	})
 	return events, verdicts, err
 }
+
+// PruneLayerCache deletes the least recently used entries of the shared
+// layer cache until what remains holds at most maxBytes, and returns how
+// many entries and bytes it deleted. An entry evicted is only analysed
+// again, the next time a scan needs its layer.
+func (s *Store) PruneLayerCache(ctx context.Context, maxBytes int64) (entries, bytes int64, err error) {
+	err = s.InTx(ctx, func(tx *Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT COUNT(*), COALESCE(SUM(size), 0) FROM (
+			SELECT size, SUM(size) OVER (ORDER BY last_used DESC, cache_key) AS running FROM layer_cache) ranked
+			WHERE running > ?`, maxBytes).Scan(&entries, &bytes); err != nil || entries == 0 {
+			return err
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM layer_cache WHERE cache_key IN (
+			SELECT cache_key FROM (SELECT cache_key, SUM(size) OVER (ORDER BY last_used DESC, cache_key) AS running FROM layer_cache) ranked
+			WHERE running > ?)`, maxBytes)
+		return err
+	})
+	return entries, bytes, err
+}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,40 @@ func TestPruneHistory(t *testing.T) {
 		}
 		if events, verdicts, err = s.PruneHistory(ctx, cutoff); err != nil || events != 0 || verdicts != 0 {
 			t.Errorf("second prune: %d events, %d verdicts, %v", events, verdicts, err)
+		}
+	})
+}
+
+// TestPruneLayerCache: the least recently used layers go first, until the
+// rest fit; a layer read lately stays.
+func TestPruneLayerCache(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		lc := s.LayerCache()
+		key := func(c byte) string { return strings.Repeat(string(c), 64) }
+		for _, c := range []byte("abc") {
+			if err := lc.Put(ctx, key(c), make([]byte, 100)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Millisecond)
+		}
+		if _, ok, err := lc.Get(ctx, key('a')); !ok || err != nil {
+			t.Fatalf("get a: %v %v", ok, err)
+		}
+		entries, bytes, err := s.PruneLayerCache(ctx, 250)
+		if err != nil || entries != 1 || bytes != 100 {
+			t.Fatalf("pruned %d entries, %d bytes (%v); want b alone", entries, bytes, err)
+		}
+		for c, want := range map[byte]bool{'a': true, 'b': false, 'c': true} {
+			if _, ok, err := lc.Get(ctx, key(c)); ok != want || err != nil {
+				t.Errorf("%c: cached %v (%v), want %v", c, ok, err, want)
+			}
+		}
+		if entries, _, err := s.PruneLayerCache(ctx, 1000); entries != 0 || err != nil {
+			t.Errorf("under the budget: pruned %d (%v)", entries, err)
+		}
+		if entries, bytes, err := s.PruneLayerCache(ctx, 0); entries != 2 || bytes != 200 || err != nil {
+			t.Errorf("budget 0: pruned %d entries, %d bytes (%v)", entries, bytes, err)
 		}
 	})
 }
