@@ -264,7 +264,11 @@ func (d *Dir) get(p string, v any, dec func(io.Reader, any) error) bool {
 		return false
 	}
 	defer f.Close()
-	return dec(f, v) == nil
+	if dec(f, v) != nil {
+		return false
+	}
+	touch(p)
+	return true
 }
 
 // put stores v, encoded with enc, at p.

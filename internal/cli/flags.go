@@ -26,6 +26,7 @@ func registerAuthFlags(fl *pflag.FlagSet, o *source.Options) {
 func registerEngineFlags(fl *pflag.FlagSet, cfg *pipeline.Config) {
 	fl.StringVar(&cfg.CacheDir, "cache-dir", cache.DefaultDir(), "directory for cached layer analyses, tag history and registry-scan state")
 	fl.BoolVar(&cfg.NoCache, "no-cache", false, "neither read nor write the layer cache, tag history or registry-scan state")
+	fl.Int64Var(&cfg.CacheMaxMB, "cache-max-mb", cache.DefaultMaxBytes>>20, "size the layer cache is kept to, in MiB: once a day the least recently used results beyond it are removed (0: no bound)")
 	fl.Int64Var(&cfg.Limits.MaxFileBytes, "max-file-size", layer.DefaultMaxFileBytes, "bytes read from one file for analysis")
 	fl.Int64Var(&cfg.Limits.MaxLayerBytes, "max-layer-size", layer.DefaultMaxLayerBytes, "uncompressed bytes allowed in one layer")
 	fl.IntVar(&cfg.Limits.MaxEntries, "max-entries", layer.DefaultMaxEntries, "entries allowed in one layer")

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/customs-scanner/customs/internal/cache"
 	"github.com/customs-scanner/customs/internal/console"
 	"github.com/customs-scanner/customs/internal/layer"
 	"github.com/customs-scanner/customs/internal/server"
@@ -162,6 +163,7 @@ SIGTERM or Ctrl-C stops taking requests, gives running scans
 	fl.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long running scans may take to finish on shutdown")
 	fl.StringVar(&cfg.Pipeline.Vuln.DBDir, "db-dir", "", "vulnerability database directory (default: db under --data-dir)")
 	fl.StringVar(&cfg.Pipeline.CacheDir, "cache-dir", "", "layer cache directory (default: cache under --data-dir)")
+	fl.Int64Var(&cfg.Pipeline.CacheMaxMB, "cache-max-mb", cache.DefaultMaxBytes>>20, "size the local layer cache is kept to, in MiB: the least recently used results beyond it are removed hourly (0: no bound)")
 	fl.DurationVar(&cfg.Pipeline.Timeout, "timeout", 30*time.Minute, "give up a scan after this long")
 	fl.IntVar(&cfg.Pipeline.Parallel, "parallel", 0, "layers one scan analyses at once (default: number of CPUs)")
 	fl.Int64Var(&cfg.Pipeline.Limits.MaxFileBytes, "max-file-size", layer.DefaultMaxFileBytes, "bytes read from one file for analysis")

@@ -59,6 +59,10 @@ type Config struct {
 	// disables both.
 	CacheDir string
 	NoCache  bool
+	// CacheMaxMB is the size in MiB the layer cache is kept to: Close
+	// prunes it once a day, and PruneCache whenever it is called (0: no
+	// bound).
+	CacheMaxMB int64
 	// SharedCache, when set, is a layer cache other workers share (a
 	// server's database, see internal/store), kept behind the local one:
 	// layer results are looked up there after the local cache and written
@@ -240,14 +244,29 @@ func (p *Pipeline) wants(scanner string) bool {
 	return len(p.scanners) == 0 || p.scanners[scanner]
 }
 
-// Close releases the shared resources.
+// Close prunes the layer cache when a day has passed since it last was
+// (see Config.CacheMaxMB) and releases the shared resources.
 func (p *Pipeline) Close() error {
 	var errs []error
+	if p.cache != nil && p.cfg.CacheMaxMB > 0 {
+		_, _, err := p.cache.PruneDue(p.cfg.CacheMaxMB<<20, 24*time.Hour)
+		errs = append(errs, err)
+	}
 	errs = append(errs, p.swapVuln(nil))
 	if p.drift != nil {
 		errs = append(errs, p.drift.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// PruneCache removes the least recently used results beyond
+// Config.CacheMaxMB from the layer cache, and returns how many results and
+// bytes it removed.
+func (p *Pipeline) PruneCache() (int, int64, error) {
+	if p.cache == nil || p.cfg.CacheMaxMB <= 0 {
+		return 0, 0, nil
+	}
+	return p.cache.Prune(p.cfg.CacheMaxMB << 20)
 }
 
 // Scan scans the image input names. It returns the report with an error

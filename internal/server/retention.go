@@ -7,8 +7,9 @@ import (
 
 // prune deletes the scans beyond KeepScans per image, the events and
 // logged verdicts older than KeepHistory, and the least recently used
-// layers beyond LayerCacheMaxBytes; a zero setting keeps everything of its
-// kind.
+// layers beyond LayerCacheMaxBytes from the shared cache and beyond the
+// pipeline's CacheMaxMB from the local one; a zero setting keeps
+// everything of its kind.
 func (s *Server) prune(ctx context.Context) {
 	if s.cfg.KeepScans > 0 {
 		n, err := s.store.PruneScans(ctx, s.cfg.KeepScans)
@@ -36,5 +37,10 @@ func (s *Server) prune(ctx context.Context) {
 		case entries > 0:
 			s.log.Info("evicted least recently used layers", "layers", entries, "bytes", bytes, "max_bytes", s.cfg.LayerCacheMaxBytes)
 		}
+	}
+	if n, bytes, err := s.pipe.PruneCache(); err != nil && ctx.Err() == nil {
+		s.log.Warn("prune local layer cache", "error", err)
+	} else if n > 0 {
+		s.log.Info("evicted least recently used local cache results", "results", n, "bytes", bytes)
 	}
 }

@@ -334,7 +334,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		go s.scheduleSweeps(ctx)
 	}
 	errc := make(chan error, 2)
-	if s.pipe != nil && (s.cfg.KeepScans > 0 || s.cfg.KeepHistory > 0 || s.cfg.LayerCacheMaxBytes > 0) {
+	if s.pipe != nil {
 		go s.pruneEvery(ctx, time.Hour)
 	}
 	if s.pipe != nil && s.storedVulnDB() {
