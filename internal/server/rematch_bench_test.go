@@ -166,6 +166,7 @@ func benchRematch(b *testing.B, dsn string, few bool) {
 	publish(true)
 	var st rematchStats
 	var cpu time.Duration
+	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if i > 0 {
 			b.StopTimer()
