@@ -173,7 +173,7 @@ func (s *Server) rematchScan(ctx context.Context, rm *pipeline.Rematcher, m stor
 		return nil, err
 	}
 	if !m.Indexed {
-		if err := s.store.IndexPackages(ctx, m.Scan, rep); err != nil {
+		if err := s.store.IndexPackages(ctx, m, rep); err != nil {
 			return nil, err
 		}
 	}

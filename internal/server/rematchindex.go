@@ -9,7 +9,7 @@ import (
 
 // scansToRead returns which scans of page a re-match to rm's generation
 // must read: those the changes since their generation may touch (by the
-// store's package index, store.TouchedScans), those whose package keys
+// store's package index, store.TouchedScans), those of images whose package keys
 // are not recorded, and all of a generation whose changes cannot be told.
 // The others' findings stay as they are.
 func (s *Server) scansToRead(ctx context.Context, rm *pipeline.Rematcher, page []store.MatchedScan) (map[int64]bool, error) {

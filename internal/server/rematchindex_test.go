@@ -14,7 +14,7 @@ import (
 // TestRematchReadsTouchedOnly: a re-match reads the reports of the images
 // holding a package the change names only. An image holding none is
 // marked current without its report being read (its stored report is
-// made unreadable to prove it); scans stored before the package index
+// made unreadable to prove it); images scanned before the package index
 // existed are read, re-matched as before and indexed.
 func TestRematchReadsTouchedOnly(t *testing.T) {
 	eachStore(t, func(t *testing.T, dsn string) {
@@ -66,8 +66,8 @@ func TestRematchReadsTouchedOnly(t *testing.T) {
 			}
 			scans[digest] = id
 			if im.unindexed {
-				for _, q := range []string{`DELETE FROM scan_package WHERE scan = ?`, `UPDATE scan SET packages_indexed = 0 WHERE id = ?`} {
-					if _, err := s.store.Exec(ctx, q, id); err != nil {
+				for _, q := range []string{`DELETE FROM image_package WHERE digest = ?`, `UPDATE image SET packages_indexed = 0 WHERE digest = ?`} {
+					if _, err := s.store.Exec(ctx, q, digest); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -116,10 +116,12 @@ func TestRematchReadsTouchedOnly(t *testing.T) {
 				t.Errorf("%s: latest scan %+v %v (first scan %d)", im.name, latest, err, scans[digest])
 			}
 		}
-		// The old scan that stayed its image's latest is indexed now.
-		var n int
-		if err := s.store.QueryRow(ctx, `SELECT COUNT(*) FROM scan_package WHERE scan = ?`, scans[fmt.Sprintf("sha256:%064x", 4)]).Scan(&n); err != nil || n != 1 {
-			t.Errorf("package keys of the old untouched scan: %d %v", n, err)
+		// The images scanned before the index are indexed now.
+		for i, want := range []int{2, 2, 1, 1} {
+			var n int
+			if err := s.store.QueryRow(ctx, `SELECT COUNT(*) FROM image_package WHERE digest = ?`, fmt.Sprintf("sha256:%064x", i+1)).Scan(&n); err != nil || n != want {
+				t.Errorf("package keys of %s: %d %v, want %d", images[i].name, n, err, want)
+			}
 		}
 	})
 }

@@ -112,13 +112,10 @@ func (s *Store) SaveScan(ctx context.Context, r ScanRecord) (int64, error) {
 	}
 	var id int64
 	err = s.InTx(ctx, func(tx *Tx) error {
-		if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation, packages_indexed)
-			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id`,
+		if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			nullID(r.JobID), digest, r.Input, rep.Artifact.Source, r.Worker, Millis(r.Started), Millis(r.Finished),
 			string(sum), len(rep.Findings), r.LayersWalked, r.LayersCached, blob, r.MatchedGeneration).Scan(&id); err != nil {
-			return err
-		}
-		if err := indexPackages(ctx, tx, id, rep); err != nil {
 			return err
 		}
 		osName := ""
@@ -126,9 +123,9 @@ func (s *Store) SaveScan(ctx context.Context, r ScanRecord) (int64, error) {
 			osName = strings.TrimSpace(rep.Artifact.OS.Family + " " + rep.Artifact.OS.Version)
 		}
 		cols := []string{"digest", "name", "source", "os", "architecture", "first_scanned", "last_scanned", "last_scan",
-			"packages", "findings", "incomplete", "summary", "worst"}
+			"packages", "findings", "incomplete", "summary", "worst", "packages_indexed"}
 		args := []any{digest, rep.Artifact.Name, rep.Artifact.Source, osName, rep.Artifact.Architecture,
-			Millis(r.Finished), Millis(r.Finished), id, len(rep.Packages), len(rep.Findings), boolInt(rep.Incomplete), string(sum), all}
+			Millis(r.Finished), Millis(r.Finished), id, len(rep.Packages), len(rep.Findings), boolInt(rep.Incomplete), string(sum), all, 1}
 		for _, c := range Classes {
 			cols = append(cols, "worst_"+string(c))
 			args = append(args, by[c])
@@ -144,6 +141,9 @@ func (s *Store) SaveScan(ctx context.Context, r ScanRecord) (int64, error) {
 			return err
 		}
 		if err := setAdvisories(ctx, tx, digest, rep); err != nil {
+			return err
+		}
+		if err := setPackages(ctx, tx, digest, rep); err != nil {
 			return err
 		}
 		if r.Ref != nil {

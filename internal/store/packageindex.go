@@ -34,43 +34,74 @@ func packageKeys(rep *report.Report) []vulndb.PackageKey {
 	return out
 }
 
-// indexPackages records the package keys of rep, the report of the scan
-// id, in scan_package. The caller marks the scan packages_indexed.
-func indexPackages(ctx context.Context, tx *Tx, id int64, rep *report.Report) error {
-	keys := packageKeys(rep)
-	for len(keys) > 0 {
-		chunk := keys[:min(len(keys), indexChunk)]
-		keys = keys[len(chunk):]
+// setPackages makes the package keys of rep those of the image digest
+// (image_package), changing only the rows that differ: a rescan of the
+// same image changes none.
+func setPackages(ctx context.Context, tx *Tx, digest string, rep *report.Report) error {
+	rows, err := tx.Query(ctx, `SELECT ecosystem, name FROM image_package WHERE digest = ?`, digest)
+	if err != nil {
+		return err
+	}
+	have := map[vulndb.PackageKey]bool{}
+	for rows.Next() {
+		var k vulndb.PackageKey
+		if err := rows.Scan(&k.Ecosystem, &k.Name); err != nil {
+			rows.Close()
+			return err
+		}
+		have[k] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var add []vulndb.PackageKey
+	for _, k := range packageKeys(rep) {
+		if have[k] {
+			delete(have, k)
+			continue
+		}
+		add = append(add, k)
+	}
+	for k := range have {
+		if _, err := tx.Exec(ctx, `DELETE FROM image_package WHERE ecosystem = ? AND name = ? AND digest = ?`, k.Ecosystem, k.Name, digest); err != nil {
+			return err
+		}
+	}
+	for len(add) > 0 {
+		chunk := add[:min(len(add), indexChunk)]
+		add = add[len(chunk):]
 		args := make([]any, 0, 3*len(chunk))
 		for _, k := range chunk {
-			args = append(args, k.Ecosystem, k.Name, id)
+			args = append(args, k.Ecosystem, k.Name, digest)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO scan_package(ecosystem, name, scan) VALUES `+rowsOf(len(chunk), 3)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO image_package(ecosystem, name, digest) VALUES `+rowsOf(len(chunk), 3)+` ON CONFLICT DO NOTHING`, args...); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// IndexPackages records the package keys of the scan id, whose report is
-// rep, when they are not yet (a scan stored before the store recorded
-// them): a later re-match then need not read its report to tell whether
-// a change touches it.
-func (s *Store) IndexPackages(ctx context.Context, id int64, rep *report.Report) error {
+// IndexPackages records the package keys of the image m names, whose
+// latest scan's report is rep, when they are not yet (an image scanned
+// before the store recorded them) and m.Scan is still its latest scan: a
+// later re-match then need not read its report to tell whether a change
+// touches it.
+func (s *Store) IndexPackages(ctx context.Context, m MatchedScan, rep *report.Report) error {
 	return s.InTx(ctx, func(tx *Tx) error {
-		res, err := tx.Exec(ctx, `UPDATE scan SET packages_indexed = 1 WHERE id = ? AND packages_indexed = 0`, id)
+		res, err := tx.Exec(ctx, `UPDATE image SET packages_indexed = 1 WHERE digest = ? AND last_scan = ? AND packages_indexed = 0`, m.Digest, m.Scan)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return err
 		}
-		return indexPackages(ctx, tx, id, rep)
+		return setPackages(ctx, tx, m.Digest, rep)
 	})
 }
 
-// TouchedScans returns which of scans, images' latest scans whose package
-// keys are recorded (Indexed), a change of the records ids naming the
+// TouchedScans returns which of scans, latest scans of images whose
+// package keys are recorded (Indexed), a change of the records ids naming the
 // packages keys (vulndb.Changes) may touch: those holding a package of
 // keys, and those of an image with a finding from one of the records
 // (image_advisory holds the record ids behind each finding). The others'
@@ -90,7 +121,7 @@ func (s *Store) TouchedScans(ctx context.Context, scans []MatchedScan, keys []vu
 		var conds []string
 		args := append([]any{}, scanArgs...)
 		if len(kc) > 0 {
-			conds = append(conds, `EXISTS (SELECT 1 FROM scan_package p WHERE p.scan = s.id AND (p.ecosystem, p.name) IN (VALUES `+rowsOf(len(kc), 2)+`))`)
+			conds = append(conds, `EXISTS (SELECT 1 FROM image_package p WHERE p.digest = s.digest AND (p.ecosystem, p.name) IN (VALUES `+rowsOf(len(kc), 2)+`))`)
 			for _, k := range kc {
 				args = append(args, k.Ecosystem, k.Name)
 			}

@@ -9,13 +9,16 @@ import (
 
 	"github.com/customs-scanner/customs/internal/model"
 	"github.com/customs-scanner/customs/internal/rematch"
+	"github.com/customs-scanner/customs/internal/report"
 	"github.com/customs-scanner/customs/internal/vulndb"
 )
 
-// TestPackageIndex: a stored scan's package keys are recorded; a change
-// touches the scans holding one of its packages or with a finding from
-// one of its records, and no other; a scan stored before the index is
-// not Indexed until IndexPackages; pruned scans take their keys along.
+// TestPackageIndex: a scan records its image's package keys, a rescan
+// replaces them and a re-match keeps them; a change touches the scans of
+// images holding one of its packages or with a finding from one of its
+// records, and no other; an image scanned before the index is not Indexed
+// until IndexPackages, which leaves an image alone whose latest scan
+// moved on.
 func TestPackageIndex(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
@@ -25,11 +28,14 @@ func TestPackageIndex(t *testing.T) {
 		lodash := model.Package{Name: "Lodash", Version: "4.17.21", Type: model.TypeNPM}
 		ghsa := model.Finding{Class: model.ClassVulnerability, ID: "CVE-2026-7", Aliases: []string{"GHSA-abcd-efgh-ijkl"}, Severity: model.High,
 			Package: lodash.Ref()}
-		save := func(digest string, pkgs []model.Package, findings ...model.Finding) int64 {
+		report := func(digest string, pkgs []model.Package, findings ...model.Finding) *report.Report {
 			rep := sampleReport(digest, findings...)
 			rep.Packages = pkgs
+			return rep
+		}
+		save := func(digest string, pkgs []model.Package, findings ...model.Finding) int64 {
 			id, err := s.SaveScan(ctx, ScanRecord{Input: digest, Ref: &Ref{Source: SourceRegistry, Repository: "reg/app", Tag: digest[7:]},
-				Started: time.Now(), Finished: time.Now(), Report: rep, MatchedGeneration: 1})
+				Started: time.Now(), Finished: time.Now(), Report: report(digest, pkgs, findings...), MatchedGeneration: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,12 +44,11 @@ func TestPackageIndex(t *testing.T) {
 		glibcScan := save("sha256:a", []model.Package{libc, zlib})
 		lodashScan := save("sha256:b", []model.Package{lodash}, ghsa)
 		zlibScan := save("sha256:c", []model.Package{zlib})
-		old := save("sha256:d", []model.Package{libc})
-		if _, err := s.Exec(ctx, `DELETE FROM scan_package WHERE scan = ?`, old); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := s.Exec(ctx, `UPDATE scan SET packages_indexed = 0 WHERE id = ?`, old); err != nil {
-			t.Fatal(err)
+		save("sha256:d", []model.Package{libc})
+		for _, q := range []string{`DELETE FROM image_package WHERE digest = ?`, `UPDATE image SET packages_indexed = 0 WHERE digest = ?`} {
+			if _, err := s.Exec(ctx, q, "sha256:d"); err != nil {
+				t.Fatal(err)
+			}
 		}
 
 		keyOf := func(p model.Package) vulndb.PackageKey {
@@ -53,8 +58,8 @@ func TestPackageIndex(t *testing.T) {
 			}
 			return k
 		}
-		if got, want := s.keys(t, glibcScan), []vulndb.PackageKey{keyOf(libc), keyOf(zlib)}; !reflect.DeepEqual(got, want) {
-			t.Errorf("keys of the glibc scan: %v, want %v", got, want)
+		if got, want := s.keys(t, "sha256:a"), []vulndb.PackageKey{keyOf(libc), keyOf(zlib)}; !reflect.DeepEqual(got, want) {
+			t.Errorf("keys of the glibc image: %v, want %v", got, want)
 		}
 		stale, err := s.StaleScans(ctx, 2, "", 10)
 		if err != nil || len(stale) != 4 || !stale[0].Indexed || stale[3].Indexed {
@@ -88,51 +93,40 @@ func TestPackageIndex(t *testing.T) {
 			t.Errorf("touched by %d keys: %v %v", len(many), got, err)
 		}
 
-		rep := sampleReport("sha256:d")
-		rep.Packages = []model.Package{libc}
+		// Not the latest scan any more: left alone.
+		if err := s.IndexPackages(ctx, MatchedScan{Digest: "sha256:d", Scan: glibcScan}, report("sha256:d", []model.Package{zlib})); err != nil {
+			t.Fatal(err)
+		}
 		for range 2 {
-			if err := s.IndexPackages(ctx, old, rep); err != nil {
+			if err := s.IndexPackages(ctx, stale[3], report("sha256:d", []model.Package{libc})); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if m, err := s.LatestScan(ctx, "sha256:d"); err != nil || !m.Indexed || !reflect.DeepEqual(s.keys(t, old), []vulndb.PackageKey{keyOf(libc)}) {
-			t.Errorf("after IndexPackages: %+v %v, keys %v", m, err, s.keys(t, old))
+		if m, err := s.LatestScan(ctx, "sha256:d"); err != nil || !m.Indexed || !reflect.DeepEqual(s.keys(t, "sha256:d"), []vulndb.PackageKey{keyOf(libc)}) {
+			t.Errorf("after IndexPackages: %+v %v, keys %v", m, err, s.keys(t, "sha256:d"))
 		}
 
-		newer := save("sha256:a", []model.Package{zlib})
-		if n, err := s.PruneScans(ctx, 1); err != nil || n != 1 {
-			t.Fatalf("pruned %d %v", n, err)
+		save("sha256:a", []model.Package{zlib, lodash})
+		if got, want := s.keys(t, "sha256:a"), []vulndb.PackageKey{keyOf(zlib), keyOf(lodash)}; !reflect.DeepEqual(got, want) {
+			t.Errorf("keys after a rescan: %v, want %v", got, want)
 		}
-		if k := s.keys(t, glibcScan); len(k) != 0 {
-			t.Errorf("keys of a pruned scan: %v", k)
-		}
-		if k := s.keys(t, newer); !reflect.DeepEqual(k, []vulndb.PackageKey{keyOf(zlib)}) {
-			t.Errorf("keys of the latest scan: %v", k)
-		}
-		// A re-match stores the keys of its scan.
 		m, err := s.LatestScan(ctx, "sha256:c")
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep = sampleReport("sha256:c")
-		rep.Packages = []model.Package{zlib, lodash}
-		ids, err := s.SaveRematches(ctx, []Rematch{{Of: *m, Worker: "w", Generation: 2, Report: rep}})
-		if err != nil || ids[0] == 0 {
+		if ids, err := s.SaveRematches(ctx, []Rematch{{Of: *m, Worker: "w", Generation: 2, Report: report("sha256:c", []model.Package{zlib})}}); err != nil || ids[0] == 0 {
 			t.Fatalf("re-match: %v %v", ids, err)
 		}
-		if k := s.keys(t, ids[0]); len(k) != 2 {
-			t.Errorf("keys of the re-match: %v", k)
-		}
-		if m, err := s.LatestScan(ctx, "sha256:c"); err != nil || !m.Indexed {
-			t.Errorf("the re-match: %+v %v", m, err)
+		if m, err := s.LatestScan(ctx, "sha256:c"); err != nil || !m.Indexed || !reflect.DeepEqual(s.keys(t, "sha256:c"), []vulndb.PackageKey{keyOf(zlib)}) {
+			t.Errorf("after a re-match: %+v %v, keys %v", m, err, s.keys(t, "sha256:c"))
 		}
 	})
 }
 
-// keys are the package keys recorded for the scan id.
-func (s *Store) keys(t *testing.T, id int64) []vulndb.PackageKey {
+// keys are the package keys recorded for the image digest.
+func (s *Store) keys(t *testing.T, digest string) []vulndb.PackageKey {
 	t.Helper()
-	rows, err := s.Query(context.Background(), `SELECT ecosystem, name FROM scan_package WHERE scan = ? ORDER BY ecosystem, name`, id)
+	rows, err := s.Query(context.Background(), `SELECT ecosystem, name FROM image_package WHERE digest = ? ORDER BY ecosystem, name`, digest)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,12 +18,12 @@ type MatchedScan struct {
 	Name       string
 	Scan       int64
 	Generation int64
-	// Indexed is whether the scan's package keys are recorded (see
-	// TouchedScans); a scan stored before they were is not.
+	// Indexed is whether the image's package keys are recorded (see
+	// TouchedScans); those of an image scanned before they were are not.
 	Indexed bool
 }
 
-const matchedCols = `SELECT i.digest, i.name, s.id, s.matched_generation, s.packages_indexed FROM image i JOIN scan s ON s.id = i.last_scan`
+const matchedCols = `SELECT i.digest, i.name, s.id, s.matched_generation, i.packages_indexed FROM image i JOIN scan s ON s.id = i.last_scan`
 
 // StaleScans lists, in digest order after after, at most limit live
 // images (a reference not removed) whose latest scan's findings are not
@@ -128,12 +128,9 @@ func (s *Store) SaveRematches(ctx context.Context, rs []Rematch) ([]int64, error
 			}
 			e := enc[i]
 			var id int64
-			if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation, rematch_of, packages_indexed)
-				SELECT NULL, digest, input, source, ?, ?, ?, ?, ?, 0, 0, ?, ?, id, 1 FROM scan WHERE id = ? RETURNING id`,
+			if err := tx.QueryRow(ctx, `INSERT INTO scan(job_id, digest, input, source, worker, started, finished, summary, findings, layers_walked, layers_cached, report, matched_generation, rematch_of)
+				SELECT NULL, digest, input, source, ?, ?, ?, ?, ?, 0, 0, ?, ?, id FROM scan WHERE id = ? RETURNING id`,
 				r.Worker, at, at, e.sum, len(r.Report.Findings), e.blob, r.Generation, r.Of.Scan).Scan(&id); err != nil {
-				return err
-			}
-			if err := indexPackages(ctx, tx, id, r.Report); err != nil {
 				return err
 			}
 			set := []string{"last_scan = ?", "findings = ?", "summary = ?", "worst = ?"}
