@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"slices"
+	"strings"
 	"testing"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/package-url/packageurl-go"
+	spdxjson "github.com/spdx/tools-golang/json"
 
 	"github.com/customs-scanner/customs/internal/report"
+	"github.com/customs-scanner/customs/internal/report/schematest"
 	"github.com/customs-scanner/customs/internal/testenv"
 	"github.com/customs-scanner/customs/internal/testimage"
 )
@@ -90,4 +96,50 @@ func minus(a, b []string) []string {
 		}
 	}
 	return out
+}
+
+// TestRealImageSBOM: the CycloneDX and SPDX documents of the real Alpine
+// image are valid against their schemas and name each apk package once,
+// with Alpine's package URL (distro qualifier included).
+func TestRealImageSBOM(t *testing.T) {
+	archive := testimage.AlpineWithPackages(t)
+	cdxOut := run(t, "sbom", archive, "--no-cache", "--quiet")
+	schematest.Validate(t, schematest.CycloneDXURL, cdxOut)
+	var bom cdx.BOM
+	if err := cdx.NewBOMDecoder(bytes.NewReader(cdxOut), cdx.BOMFileFormatJSON).Decode(&bom); err != nil {
+		t.Fatal(err)
+	}
+	var purls []string
+	for _, c := range *bom.Components {
+		if c.Type == cdx.ComponentTypeOS {
+			continue
+		}
+		p, err := packageurl.FromString(c.PackageURL)
+		if err != nil || p.Type != "apk" || p.Namespace != "alpine" || p.Name != c.Name || p.Version != c.Version || p.Qualifiers.Map()["distro"] != "alpine-3.20.2" {
+			t.Errorf("%s %s: package URL %q (%v)", c.Name, c.Version, c.PackageURL, err)
+		}
+		purls = append(purls, c.PackageURL)
+	}
+	slices.Sort(purls)
+	if len(purls) != 31 || len(slices.Compact(slices.Clone(purls))) != 31 {
+		t.Errorf("%d apk components, want the 31 of the image's apk database once each", len(purls))
+	}
+	spdxOut := run(t, "sbom", archive, "--format", "spdx", "--no-cache", "--quiet")
+	schematest.Validate(t, schematest.SPDXURL, spdxOut)
+	doc, err := spdxjson.Read(bytes.NewReader(spdxOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spdxPURLs []string
+	for _, p := range doc.Packages {
+		for _, ref := range p.PackageExternalReferences {
+			if ref.RefType == "purl" && !strings.HasPrefix(ref.Locator, "pkg:oci/") {
+				spdxPURLs = append(spdxPURLs, ref.Locator)
+			}
+		}
+	}
+	slices.Sort(spdxPURLs)
+	if !slices.Equal(spdxPURLs, purls) {
+		t.Errorf("SPDX package URLs %v, CycloneDX's %v", spdxPURLs, purls)
+	}
 }
