@@ -19,7 +19,7 @@ func Docker(t testing.TB) string {
 	}
 	s := get("dockerd")
 	s.once.Do(func() {
-		s.start("dockerd", dockerdArgs(), "docker.sock", dockerReady, nil)
+		s.start("dockerd", dockerdArgs(), "docker.sock", apiReady, nil)
 	})
 	if s.addr == "" {
 		unavailable(t, s, "Docker Engine")
@@ -72,17 +72,7 @@ func Podman(t testing.TB) string {
 			"--root", "{dir}/root", "--runroot", "{dir}/run", "--storage-driver", "vfs",
 			"--tmpdir", "{dir}/tmp", "--cgroup-manager", "cgroupfs", "--events-backend", "file",
 			"system", "service", "--time=0", "unix://{dir}/podman.sock",
-		}, "podman.sock", func(sock string) error {
-			cli, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
-			if err != nil {
-				return err
-			}
-			defer cli.Close()
-			ctx, cancel := probeCtx()
-			defer cancel()
-			_, err = cli.Ping(ctx, client.PingOptions{})
-			return err
-		}, func(dir string) error { return os.MkdirAll(filepath.Join(dir, "tmp"), 0o700) })
+		}, "podman.sock", apiReady, func(dir string) error { return os.MkdirAll(filepath.Join(dir, "tmp"), 0o700) })
 	})
 	if s.addr == "" {
 		unavailable(t, s, "Podman service")
@@ -100,8 +90,9 @@ func dockerdArgs(extra ...string) []string {
 	}, extra...)
 }
 
-// dockerReady tells whether the Docker Engine at sock answers a ping.
-func dockerReady(sock string) error {
+// apiReady tells whether the Docker-API engine (Docker or Podman) at sock
+// answers a ping.
+func apiReady(sock string) error {
 	cli, err := client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
 	if err != nil {
 		return err

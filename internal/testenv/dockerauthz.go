@@ -55,7 +55,7 @@ func DockerAuthz(t testing.TB, socket, link string) (string, *client.Client) {
 		}
 		s.stopFn = func() { _ = os.Remove(spec) }
 	}
-	s.start("dockerd", dockerdArgs("--authorization-plugin", plugin), "docker.sock", dockerReady, nil)
+	s.start("dockerd", dockerdArgs("--authorization-plugin", plugin), "docker.sock", apiReady, nil)
 	if s.addr == "" {
 		unavailable(t, s, "Docker Engine with an authorization plugin")
 	}
